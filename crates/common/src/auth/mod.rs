@@ -1,0 +1,4 @@
+//! Authentication building blocks: password hashing and JWT signing keys.
+
+pub mod keys;
+pub mod password;

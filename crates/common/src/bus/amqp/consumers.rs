@@ -1,0 +1,146 @@
+//! Consumers started on each connection: per-replica event subscriptions and job workers.
+
+use super::supervisor::Connected;
+use super::topology::EVENTS_EXCHANGE;
+use crate::bus::{Event, JobHandler};
+use futures_util::StreamExt;
+use lapin::message::Delivery;
+use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueBindOptions, QueueDeclareOptions};
+use lapin::types::FieldTable;
+use std::sync::Arc;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// How many unacknowledged events a subscription may hold.
+const SUBSCRIPTION_PREFETCH: u16 = 256;
+
+pub(super) struct SubscriptionSpec {
+    pub(super) patterns: Vec<String>,
+    pub(super) sender: mpsc::Sender<Event>,
+    pub(super) cancel: CancellationToken,
+}
+
+pub(super) struct WorkerSpec {
+    pub(super) queue: String,
+    pub(super) handler: JobHandler,
+    pub(super) cancel: CancellationToken,
+    /// Dropped with the last holder of the spec; `Worker::stop` waits for that.
+    pub(super) _done: tokio::sync::oneshot::Sender<()>,
+}
+
+#[derive(Clone)]
+pub(super) enum Consumer {
+    Subscription(Arc<SubscriptionSpec>),
+    Worker(Arc<WorkerSpec>),
+}
+
+impl Consumer {
+    pub(super) fn is_cancelled(&self) -> bool {
+        match self {
+            Consumer::Subscription(spec) => spec.cancel.is_cancelled() || spec.sender.is_closed(),
+            Consumer::Worker(spec) => spec.cancel.is_cancelled(),
+        }
+    }
+}
+
+/// Runs `consumer` on `connected` until it is cancelled or the connection is lost.
+pub(super) fn spawn(consumer: Consumer, connected: Arc<Connected>) {
+    tokio::spawn(async move {
+        let result = match &consumer {
+            Consumer::Subscription(spec) => run_subscription(spec, &connected).await,
+            Consumer::Worker(spec) => run_worker(spec, &connected).await,
+        };
+        if let Err(error) = result {
+            if !connected.lost.is_cancelled() {
+                tracing::warn!(%error, "bus consumer failed; reconnecting");
+                connected.lost.cancel();
+            }
+        }
+    });
+}
+
+async fn run_subscription(spec: &SubscriptionSpec, connected: &Connected) -> anyhow::Result<()> {
+    let channel = connected.connection.create_channel().await?;
+    let options = QueueDeclareOptions { exclusive: true, auto_delete: true, ..QueueDeclareOptions::default() };
+    let queue = channel.queue_declare("".into(), options, FieldTable::default()).await?;
+    let queue_name = queue.name().clone();
+    for pattern in &spec.patterns {
+        channel
+            .queue_bind(
+                queue_name.clone(),
+                EVENTS_EXCHANGE.into(),
+                pattern.as_str().into(),
+                QueueBindOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+    }
+    channel.basic_qos(SUBSCRIPTION_PREFETCH, BasicQosOptions::default()).await?;
+    let mut deliveries = channel.basic_consume(queue_name, "".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+    loop {
+        let delivery = tokio::select! {
+            _ = spec.cancel.cancelled() => break,
+            _ = connected.lost.cancelled() => return Ok(()),
+            delivery = deliveries.next() => delivery,
+        };
+        let delivery = match delivery {
+            Some(delivery) => delivery?,
+            None => anyhow::bail!("the broker ended the consumer"),
+        };
+        if let Some(event) = decode(&delivery) {
+            if spec.sender.send(event).await.is_err() {
+                spec.cancel.cancel();
+            }
+        }
+        delivery.ack(BasicAckOptions::default()).await?;
+    }
+    let _ = channel.close(200, "unsubscribed".into()).await;
+    Ok(())
+}
+
+async fn run_worker(spec: &WorkerSpec, connected: &Connected) -> anyhow::Result<()> {
+    connected.ensure_work_queue(&spec.queue).await?;
+    let channel = connected.connection.create_channel().await?;
+    // One job at a time per worker: a crash returns at most one job to the queue.
+    channel.basic_qos(1, BasicQosOptions::default()).await?;
+    let mut deliveries =
+        channel.basic_consume(spec.queue.as_str().into(), "".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+    loop {
+        let delivery = tokio::select! {
+            _ = spec.cancel.cancelled() => break,
+            _ = connected.lost.cancelled() => return Ok(()),
+            delivery = deliveries.next() => delivery,
+        };
+        let delivery = match delivery {
+            Some(delivery) => delivery?,
+            None => anyhow::bail!("the broker ended the consumer"),
+        };
+        let Some(job) = decode(&delivery) else {
+            // A message that is not an event can never succeed: dead-letter it at once.
+            delivery.nack(BasicNackOptions { requeue: false, ..BasicNackOptions::default() }).await?;
+            continue;
+        };
+        let (id, kind) = (job.id.clone(), job.kind.clone());
+        match (spec.handler)(job).await {
+            Ok(()) => {
+                delivery.ack(BasicAckOptions::default()).await?;
+            }
+            Err(error) => {
+                tracing::warn!(job.id = %id, job.type = %kind, queue = %spec.queue, %error, "job failed; handing it back");
+                delivery.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() }).await?;
+            }
+        }
+    }
+    let _ = channel.close(200, "worker stopped".into()).await;
+    Ok(())
+}
+
+fn decode(delivery: &Delivery) -> Option<Event> {
+    match serde_json::from_slice(&delivery.data) {
+        Ok(event) => Some(event),
+        Err(error) => {
+            tracing::warn!(%error, routing_key = %delivery.routing_key, "undecodable bus message");
+            None
+        }
+    }
+}

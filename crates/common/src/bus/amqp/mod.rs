@@ -1,0 +1,205 @@
+//! The RabbitMQ bus. A supervisor task owns the connection: it connects with backoff
+//! (0.5 s .. 10 s), declares the topology, starts every registered subscription and worker on
+//! the new connection, and reports not-ready while disconnected. lapin's own auto-recovery is
+//! deliberately not used.
+
+mod consumers;
+mod supervisor;
+mod topology;
+
+pub use topology::{dead_letter_queue, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE};
+
+use self::supervisor::{Connected, Supervisor};
+use super::{Bus, BusError, Event, JobHandler, Subscription, Worker, SUBSCRIPTION_BUFFER};
+use async_trait::async_trait;
+use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions};
+use lapin::BasicProperties;
+use secrecy::ExposeSecret;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+#[derive(Debug, Clone)]
+pub struct AmqpOptions {
+    pub url: String,
+    pub heartbeat_secs: u16,
+    pub publish_timeout: Duration,
+    pub job_delivery_limit: u32,
+}
+
+impl AmqpOptions {
+    pub fn from_settings(bus: &crate::settings::BusSettings) -> Self {
+        Self {
+            url: bus.amqp_url.expose_secret().to_owned(),
+            heartbeat_secs: bus.heartbeat_secs,
+            publish_timeout: Duration::from_millis(bus.publish_timeout_ms),
+            job_delivery_limit: bus.job_delivery_limit,
+        }
+    }
+}
+
+pub struct AmqpBus {
+    supervisor: Arc<Supervisor>,
+}
+
+impl AmqpBus {
+    /// Starts the supervisor; the bus becomes ready once the first connection is up.
+    pub fn start(options: AmqpOptions) -> Self {
+        Self { supervisor: Supervisor::start(options) }
+    }
+
+    /// Waits up to `timeout` for the bus to be connected.
+    pub async fn wait_ready(&self, timeout: Duration) -> Result<(), BusError> {
+        self.supervisor.connected(timeout).await.map(|_| ())
+    }
+
+    /// Publishes `messages` (routing key, event) on `exchange` and waits for every confirm,
+    /// retrying the whole batch on the next connection if this one breaks before confirming.
+    async fn publish_confirmed(
+        &self,
+        exchange: &str,
+        mandatory: bool,
+        messages: &[(&str, &Event)],
+        declare_queue: Option<&str>,
+    ) -> Result<(), BusError> {
+        let deadline = tokio::time::Instant::now() + self.supervisor.options.publish_timeout;
+        let payloads = messages
+            .iter()
+            .map(|(key, event)| serde_json::to_vec(event).map(|p| (*key, *event, p)))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| BusError::Internal(format!("encode event: {e}")))?;
+        loop {
+            let remaining = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let connected = self.supervisor.connected(remaining).await?;
+            if let Some(queue) = declare_queue {
+                if let Err(error) = connected.ensure_work_queue(queue).await {
+                    self.retry_or_fail(deadline, &error).await?;
+                    continue;
+                }
+            }
+            match publish_batch(&connected, exchange, mandatory, &payloads).await {
+                Ok(()) => return Ok(()),
+                Err(error) => self.retry_or_fail(deadline, &error).await?,
+            }
+        }
+    }
+
+    async fn retry_or_fail(&self, deadline: tokio::time::Instant, error: &BusError) -> Result<(), BusError> {
+        tracing::warn!(%error, "publish not confirmed; retrying");
+        if tokio::time::Instant::now() >= deadline {
+            return Err(error.clone());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        Ok(())
+    }
+}
+
+async fn publish_batch(
+    connected: &Connected,
+    exchange: &str,
+    mandatory: bool,
+    payloads: &[(&str, &Event, Vec<u8>)],
+) -> Result<(), BusError> {
+    let unavailable = |e: lapin::Error| BusError::Unavailable(e.to_string());
+    let mut confirms = Vec::with_capacity(payloads.len());
+    for (routing_key, event, payload) in payloads {
+        let properties = BasicProperties::default()
+            .with_delivery_mode(2)
+            .with_content_type("application/json".into())
+            .with_message_id(event.id.as_str().into())
+            .with_type(event.kind.as_str().into());
+        let options = BasicPublishOptions { mandatory, ..BasicPublishOptions::default() };
+        let confirm = connected
+            .publisher
+            .basic_publish(exchange.into(), (*routing_key).into(), options, payload, properties)
+            .await
+            .map_err(unavailable)?;
+        confirms.push(confirm);
+    }
+    for confirm in confirms {
+        let confirmation = confirm.await.map_err(unavailable)?;
+        if !confirmation.is_ack() {
+            return Err(BusError::Unavailable("the broker refused a message (nack)".into()));
+        }
+        if confirmation.take_message().is_some() {
+            return Err(BusError::Internal("the broker could not route a message".into()));
+        }
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Bus for AmqpBus {
+    fn backend(&self) -> &'static str {
+        "amqp"
+    }
+
+    fn is_ready(&self) -> bool {
+        self.supervisor.is_connected()
+    }
+
+    async fn publish(&self, events: &[Event]) -> Result<(), BusError> {
+        let messages: Vec<_> = events.iter().map(|e| (e.kind.as_str(), e)).collect();
+        self.publish_confirmed(EVENTS_EXCHANGE, false, &messages, None).await
+    }
+
+    async fn subscribe(&self, patterns: &[&str]) -> Result<Subscription, BusError> {
+        let (sender, receiver) = mpsc::channel(SUBSCRIPTION_BUFFER);
+        let cancel = self.supervisor.shutdown.child_token();
+        let patterns = patterns.iter().map(|p| p.to_string()).collect();
+        self.supervisor.register(consumers::Consumer::Subscription(Arc::new(consumers::SubscriptionSpec {
+            patterns,
+            sender,
+            cancel: cancel.clone(),
+        })));
+        Ok(Subscription::new(receiver, cancel))
+    }
+
+    async fn enqueue(&self, queue: &str, jobs: &[Event]) -> Result<(), BusError> {
+        let messages: Vec<_> = jobs.iter().map(|e| (queue, e)).collect();
+        self.publish_confirmed("", true, &messages, Some(queue)).await
+    }
+
+    async fn work(&self, queue: &str, handler: JobHandler) -> Result<Worker, BusError> {
+        let cancel = self.supervisor.shutdown.child_token();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let spec = Arc::new(consumers::WorkerSpec { queue: queue.to_owned(), handler, cancel: cancel.clone(), _done: done_tx });
+        self.supervisor.register(consumers::Consumer::Worker(spec));
+        // The spec (and so `_done`) lives while a consumer task or the registry holds it; the
+        // task below ends when the worker is cancelled and every in-flight handler has returned.
+        let supervisor = self.supervisor.clone();
+        let waiter_cancel = cancel.clone();
+        let task = tokio::spawn(async move {
+            waiter_cancel.cancelled().await;
+            supervisor.forget_cancelled();
+            let _ = done_rx.await;
+        });
+        Ok(Worker::new(cancel, task))
+    }
+
+    async fn take_dead_letters(&self, queue: &str, max: usize) -> Result<Vec<Event>, BusError> {
+        let connected = self.supervisor.connected(self.supervisor.options.publish_timeout).await?;
+        connected.ensure_work_queue(queue).await?;
+        let channel = connected.connection.create_channel().await.map_err(|e| BusError::Unavailable(e.to_string()))?;
+        let dead = dead_letter_queue(queue);
+        let mut events = Vec::new();
+        while events.len() < max {
+            let message = channel
+                .basic_get(dead.as_str().into(), BasicGetOptions::default())
+                .await
+                .map_err(|e| BusError::Unavailable(e.to_string()))?;
+            let Some(message) = message else { break };
+            match serde_json::from_slice::<Event>(&message.delivery.data) {
+                Ok(event) => events.push(event),
+                Err(error) => tracing::warn!(%error, queue = %dead, "dropping undecodable dead letter"),
+            }
+            message.delivery.ack(BasicAckOptions::default()).await.map_err(|e| BusError::Unavailable(e.to_string()))?;
+        }
+        let _ = channel.close(200, "done".into()).await;
+        Ok(events)
+    }
+
+    async fn close(&self) {
+        self.supervisor.stop().await;
+    }
+}

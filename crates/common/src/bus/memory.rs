@@ -1,0 +1,147 @@
+//! The in-process bus: same semantics as the AMQP one (confirmed publish, per-subscriber
+//! fan-out, work queues with redelivery and dead-lettering), for the all-in-one binary.
+
+use super::{Bus, BusError, Event, JobHandler, Subscription, Worker, SUBSCRIPTION_BUFFER};
+use async_trait::async_trait;
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, Notify};
+use tokio_util::sync::CancellationToken;
+
+pub struct MemoryBus {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    delivery_limit: u32,
+    subscribers: Mutex<Vec<Subscriber>>,
+    queues: Mutex<HashMap<String, Arc<JobQueue>>>,
+    closed: CancellationToken,
+}
+
+struct Subscriber {
+    patterns: Vec<String>,
+    sender: mpsc::Sender<Event>,
+    cancel: CancellationToken,
+}
+
+#[derive(Default)]
+struct JobQueue {
+    /// Jobs with how many times they were handed out already.
+    ready: Mutex<VecDeque<(Event, u32)>>,
+    dead: Mutex<VecDeque<Event>>,
+    notify: Notify,
+}
+
+impl MemoryBus {
+    pub fn new(delivery_limit: u32) -> Self {
+        let shared = Shared {
+            delivery_limit: delivery_limit.max(1),
+            subscribers: Mutex::default(),
+            queues: Mutex::default(),
+            closed: CancellationToken::new(),
+        };
+        Self { shared: Arc::new(shared) }
+    }
+
+    fn queue(&self, name: &str) -> Result<Arc<JobQueue>, BusError> {
+        let mut queues = self.shared.queues.lock().map_err(|_| poisoned())?;
+        Ok(queues.entry(name.to_owned()).or_default().clone())
+    }
+}
+
+fn poisoned() -> BusError {
+    BusError::Internal("bus lock poisoned".into())
+}
+
+#[async_trait]
+impl Bus for MemoryBus {
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+
+    fn is_ready(&self) -> bool {
+        !self.shared.closed.is_cancelled()
+    }
+
+    async fn publish(&self, events: &[Event]) -> Result<(), BusError> {
+        let targets: Vec<(Vec<String>, mpsc::Sender<Event>)> = {
+            let mut subscribers = self.shared.subscribers.lock().map_err(|_| poisoned())?;
+            subscribers.retain(|s| !s.cancel.is_cancelled() && !s.sender.is_closed());
+            subscribers.iter().map(|s| (s.patterns.clone(), s.sender.clone())).collect()
+        };
+        for event in events {
+            for (patterns, sender) in &targets {
+                if patterns.iter().any(|p| event.matches(p)) {
+                    // A full buffer makes the publisher wait, like broker flow control; a
+                    // dropped subscription is simply skipped.
+                    let _ = sender.send(event.clone()).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn subscribe(&self, patterns: &[&str]) -> Result<Subscription, BusError> {
+        let (sender, receiver) = mpsc::channel(SUBSCRIPTION_BUFFER);
+        let cancel = self.shared.closed.child_token();
+        let subscriber = Subscriber { patterns: patterns.iter().map(|p| p.to_string()).collect(), sender, cancel: cancel.clone() };
+        self.shared.subscribers.lock().map_err(|_| poisoned())?.push(subscriber);
+        Ok(Subscription::new(receiver, cancel))
+    }
+
+    async fn enqueue(&self, queue: &str, jobs: &[Event]) -> Result<(), BusError> {
+        let queue = self.queue(queue)?;
+        queue.ready.lock().map_err(|_| poisoned())?.extend(jobs.iter().map(|job| (job.clone(), 0)));
+        queue.notify.notify_waiters();
+        queue.notify.notify_one();
+        Ok(())
+    }
+
+    async fn work(&self, queue: &str, handler: JobHandler) -> Result<Worker, BusError> {
+        let jobs = self.queue(queue)?;
+        let cancel = self.shared.closed.child_token();
+        let limit = self.shared.delivery_limit;
+        let stop = cancel.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let next = jobs.ready.lock().ok().and_then(|mut ready| ready.pop_front());
+                let Some((job, handed_out)) = next else {
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = jobs.notify.notified() => continue,
+                    }
+                };
+                let attempts = handed_out + 1;
+                if let Err(error) = handler(job.clone()).await {
+                    tracing::warn!(job.id = %job.id, job.type = %job.kind, attempts, %error, "job failed");
+                    if attempts >= limit {
+                        if let Ok(mut dead) = jobs.dead.lock() {
+                            dead.push_back(job);
+                        }
+                    } else if let Ok(mut ready) = jobs.ready.lock() {
+                        ready.push_back((job, attempts));
+                    }
+                }
+                if stop.is_cancelled() {
+                    return;
+                }
+            }
+        });
+        Ok(Worker::new(cancel, task))
+    }
+
+    async fn take_dead_letters(&self, queue: &str, max: usize) -> Result<Vec<Event>, BusError> {
+        let queue = self.queue(queue)?;
+        let mut dead = queue.dead.lock().map_err(|_| poisoned())?;
+        let count = max.min(dead.len());
+        Ok(dead.drain(..count).collect())
+    }
+
+    async fn close(&self) {
+        self.shared.closed.cancel();
+        if let Ok(mut subscribers) = self.shared.subscribers.lock() {
+            subscribers.clear();
+        }
+    }
+}

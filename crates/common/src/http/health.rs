@@ -1,0 +1,57 @@
+//! `/healthz` (the process runs) and `/readyz` (its store and bus answer).
+
+use crate::error::{ApiError, Problem};
+use crate::AppContext;
+use actix_web::{get, web, HttpResponse};
+use serde::Serialize;
+use std::time::Duration;
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}
+
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Readiness {
+    pub status: &'static str,
+    /// "ok" or what is wrong, per dependency.
+    pub store: String,
+    pub bus: String,
+}
+
+/// The process runs.
+#[utoipa::path(get, path = "/healthz", tag = "operations", responses((status = 200, body = Health)))]
+#[get("/healthz")]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+/// The store and the bus answer.
+#[utoipa::path(get, path = "/readyz", tag = "operations", responses(
+    (status = 200, body = Readiness),
+    (status = 503, description = "a dependency is down", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/readyz")]
+pub async fn readyz(context: web::Data<AppContext>) -> Result<HttpResponse, ApiError> {
+    let store = match tokio::time::timeout(CHECK_TIMEOUT, context.store.ping()).await {
+        Ok(Ok(())) => "ok".to_owned(),
+        Ok(Err(error)) => error.to_string(),
+        Err(_) => "store did not answer in time".to_owned(),
+    };
+    let bus = if context.bus.is_ready() { "ok".to_owned() } else { format!("{} bus is not connected", context.bus.backend()) };
+    if store == "ok" && bus == "ok" {
+        return Ok(HttpResponse::Ok().json(Readiness { status: "ok", store, bus }));
+    }
+    let down: Vec<String> =
+        [("store", &store), ("bus", &bus)].iter().filter(|(_, s)| s.as_str() != "ok").map(|(name, s)| format!("{name}: {s}")).collect();
+    Err(ApiError::unavailable("not_ready", down.join("; "), 1))
+}
+
+/// Prometheus metrics.
+#[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
+#[get("/metrics")]
+pub async fn metrics() -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(super::metrics::render())
+}

@@ -1,0 +1,27 @@
+//! Request observation: one tracing span per request and the request metrics.
+
+use super::metrics;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use std::time::Instant;
+use tracing::Instrument;
+
+pub(super) async fn observe(
+    request: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    // The route pattern, not the path, keeps metric labels bounded.
+    let route = request.match_pattern().unwrap_or_else(|| "unmatched".to_owned());
+    let span = tracing::info_span!("http.request", http.method = %method, http.route = %route, http.status = tracing::field::Empty);
+    let response = next.call(request).instrument(span.clone()).await?;
+    let status = response.status().as_u16();
+    let elapsed = started.elapsed();
+    span.record("http.status", status);
+    metrics::http_requests().with_label_values(&[method.as_str(), route.as_str(), &status.to_string()]).inc();
+    metrics::http_duration().with_label_values(&[method.as_str(), route.as_str()]).observe(elapsed.as_secs_f64());
+    span.in_scope(|| tracing::debug!(duration_ms = elapsed.as_secs_f64() * 1e3, "request finished"));
+    Ok(response)
+}

@@ -1,0 +1,107 @@
+//! Server bootstrap: binds its own listener (port 0 in tests), mounts the services' routes next
+//! to the operations endpoints, and stops gracefully when told (signals are the binary's job).
+
+use super::openapi::{self, OpenApiDocument};
+use super::{health, json_config, observe, path_config, query_config};
+use crate::error::ApiError;
+use crate::AppContext;
+use actix_web::dev::ServerHandle;
+use actix_web::middleware::from_fn;
+use actix_web::{web, App, HttpServer};
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A service's routes, mounted on the shared app.
+pub type Mount = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
+
+pub struct ServerBuilder {
+    context: AppContext,
+    mounts: Vec<Mount>,
+    documents: Vec<utoipa::openapi::OpenApi>,
+}
+
+impl ServerBuilder {
+    pub fn new(context: AppContext) -> Self {
+        Self { context, mounts: Vec::new(), documents: Vec::new() }
+    }
+
+    /// Adds a service's routes and its OpenAPI document.
+    pub fn mount(mut self, mount: Mount, document: utoipa::openapi::OpenApi) -> Self {
+        self.mounts.push(mount);
+        self.documents.push(document);
+        self
+    }
+
+    /// Binds `listen` (port 0 picks a free port) and starts serving.
+    pub fn bind(self, listen: SocketAddr) -> std::io::Result<RunningServer> {
+        let listener = TcpListener::bind(listen)?;
+        self.serve(listener)
+    }
+
+    pub fn serve(self, listener: TcpListener) -> std::io::Result<RunningServer> {
+        let addr = listener.local_addr()?;
+        let document = openapi::merged(self.documents);
+        let document = OpenApiDocument(document.to_json().map_err(std::io::Error::other)?);
+        let shutdown_timeout = self.context.settings.server.shutdown_timeout_secs;
+        let (context, mounts) = (self.context, Arc::new(self.mounts));
+        let server = HttpServer::new(move || {
+            let mounts = mounts.clone();
+            App::new()
+                .app_data(web::Data::new(context.clone()))
+                .app_data(web::Data::new(document.clone()))
+                .app_data(json_config())
+                .app_data(path_config())
+                .app_data(query_config())
+                .wrap(from_fn(observe::observe))
+                .service(health::healthz)
+                .service(health::readyz)
+                .service(health::metrics)
+                .service(openapi::openapi_json)
+                .configure(move |config| mounts.iter().for_each(|mount| mount(config)))
+                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::not_found("no such endpoint")) }))
+        })
+        .listen(listener)?
+        .disable_signals()
+        .shutdown_timeout(shutdown_timeout)
+        .run();
+        let handle = server.handle();
+        let task = tokio::spawn(server);
+        tracing::info!(%addr, "listening");
+        Ok(RunningServer { addr, handle, task })
+    }
+}
+
+pub struct RunningServer {
+    addr: SocketAddr,
+    handle: ServerHandle,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl RunningServer {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    pub fn handle(&self) -> ServerHandle {
+        self.handle.clone()
+    }
+
+    /// Stops accepting connections and waits for in-flight requests (up to the shutdown timeout).
+    pub async fn stop(self) {
+        self.handle.stop(true).await;
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.task).await;
+    }
+
+    /// Resolves if the server stops by itself (it should not).
+    pub async fn stopped(&mut self) -> std::io::Result<()> {
+        match (&mut self.task).await {
+            Ok(result) => result,
+            Err(error) => Err(std::io::Error::other(error)),
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The one crate every SRS service shares: settings, telemetry, errors, the domain model and
+//! sensors file, the store and bus abstractions with their backends, and the HTTP plumbing
+//! (health, readiness, metrics, OpenAPI, server bootstrap and ordered shutdown).
+
+pub mod auth;
+pub mod bus;
+pub mod context;
+pub mod error;
+pub mod http;
+pub mod model;
+pub mod sensors;
+pub mod settings;
+pub mod shutdown;
+pub mod store;
+pub mod telemetry;
+pub mod time;
+
+pub use context::AppContext;
+pub use error::ApiError;
+pub use settings::Settings;

@@ -1,0 +1,45 @@
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportStatus {
+    Queued,
+    Running,
+    Done,
+    Failed,
+}
+
+/// What an export selects; empty lists mean everything, dates are `YYYY-MM-DD` inclusive.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExportFilter {
+    pub participant_ids: Vec<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub sensor_types: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExportFile {
+    pub path: String,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+/// An export job and, once done, the files it wrote.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportRecord {
+    pub id: String,
+    pub experiment_id: String,
+    pub filter: ExportFilter,
+    pub status: ExportStatus,
+    pub rows_written: u64,
+    pub rows_total: u64,
+    pub error: Option<String>,
+    pub files: Vec<ExportFile>,
+    pub created_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+    /// The newest `received_at` (ns) the export covered; guards deleting unexported samples.
+    pub covers_received_until: Option<i64>,
+}

@@ -1,0 +1,19 @@
+//! The domain model: what the store keeps and the services exchange. Ids are UUIDv7 strings
+//! (time-ordered, so lists sort by creation); times are UTC.
+
+mod experiment;
+mod export;
+mod recording;
+mod sample;
+mod user;
+
+pub use experiment::{Experiment, Participant, Progress, ProgressStatus, Task};
+pub use export::{ExportFile, ExportFilter, ExportRecord, ExportStatus};
+pub use recording::{LogEntry, Recording, RecordingStamp};
+pub use sample::{NewSample, SampleQuery, SampleStat, StoredSample};
+pub use user::{ConfiguredSensor, DeviceToken, Role, SensorConfig, User};
+
+/// A new unique id: a UUIDv7 string.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}

@@ -1,0 +1,53 @@
+use super::RecordingStamp;
+use std::sync::Arc;
+
+/// A validated sample on its way into the store.
+///
+/// `values` is the sample's JSON object exactly as validated, so the hot path never re-encodes it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSample {
+    pub sensor_id: Arc<str>,
+    pub sensor_type: Arc<str>,
+    /// Nanoseconds since the Unix epoch.
+    pub ts: i64,
+    pub received_at: i64,
+    /// The client's idempotency key, if it sent one.
+    pub sample_id: Option<String>,
+    pub values: String,
+    pub stamp: Arc<RecordingStamp>,
+}
+
+/// A sample read back from the store.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredSample {
+    pub sensor_id: String,
+    pub sensor_type: String,
+    pub ts: i64,
+    pub received_at: i64,
+    pub sample_id: Option<String>,
+    pub values: String,
+    pub recording_id: String,
+    pub participant_id: String,
+    pub task_id: Option<String>,
+}
+
+/// Which samples of one experiment to read. Empty lists mean "all"; times are nanoseconds,
+/// `from` inclusive and `to` exclusive.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SampleQuery {
+    pub experiment_id: String,
+    pub participant_ids: Vec<String>,
+    pub sensor_types: Vec<String>,
+    pub from_ns: Option<i64>,
+    pub to_ns: Option<i64>,
+}
+
+/// How many samples one participant has for one sensor type on one UTC date.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema)]
+pub struct SampleStat {
+    pub participant_id: String,
+    /// `YYYY-MM-DD` (UTC).
+    pub date: String,
+    pub sensor_type: String,
+    pub count: u64,
+}

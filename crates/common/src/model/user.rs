@@ -1,0 +1,62 @@
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    Admin,
+    Experimenter,
+    Operator,
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "admin" => Ok(Role::Admin),
+            "experimenter" => Ok(Role::Experimenter),
+            "operator" => Ok(Role::Operator),
+            other => Err(format!("unknown role \"{other}\" (expected admin, experimenter or operator)")),
+        }
+    }
+}
+
+/// A person who signs in. `password_hash` is an argon2id PHC string and never leaves the services.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct User {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+    pub email: Option<String>,
+    pub password_hash: String,
+    pub created_at: Timestamp,
+}
+
+/// A sensor's device token; only the SHA-256 of the token is kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceToken {
+    pub id: String,
+    pub sensor_id: String,
+    pub token_hash: String,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A named selection of the sensors file's sensors, each enabled or not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SensorConfig {
+    pub id: String,
+    pub name: String,
+    pub sensors: Vec<ConfiguredSensor>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ConfiguredSensor {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub sensor_type: String,
+    pub name: String,
+    pub enabled: bool,
+}

@@ -1,0 +1,231 @@
+//! Settings, layered with the `config` crate:
+//! built-in defaults -> `config/default.toml` -> `config/{SRS_ENV}.toml` -> `SRS__SECTION__KEY`.
+//! Every struct denies unknown fields; secrets are `SecretString` and never printed.
+
+use secrecy::SecretString;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+/// The defaults every binary carries, so `srs serve` runs from any directory.
+const BUILT_IN_DEFAULTS: &str = include_str!("../../../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Settings {
+    pub server: ServerSettings,
+    pub data: DataSettings,
+    pub log: LogSettings,
+    pub store: StoreSettings,
+    pub bus: BusSettings,
+    pub sensors: SensorsSettings,
+    pub auth: AuthSettings,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerSettings {
+    pub listen: SocketAddr,
+    pub shutdown_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataSettings {
+    pub dir: PathBuf,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSettings {
+    pub format: LogFormat,
+    pub level: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StoreBackend {
+    Sqlite,
+    Mongodb,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreSettings {
+    pub backend: StoreBackend,
+    pub sqlite_path: PathBuf,
+    pub mongodb_uri: SecretString,
+    pub mongodb_database: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BusBackend {
+    Memory,
+    Amqp,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BusSettings {
+    pub backend: BusBackend,
+    pub amqp_url: SecretString,
+    pub heartbeat_secs: u16,
+    pub publish_timeout_ms: u64,
+    pub job_delivery_limit: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SensorsSettings {
+    pub file: PathBuf,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthSettings {
+    pub jwt_private_key: PathBuf,
+    pub jwt_public_key: PathBuf,
+    pub issuer: String,
+    pub audience: String,
+    pub access_token_ttl_secs: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("invalid settings: {0}")]
+pub struct SettingsError(String);
+
+impl Settings {
+    /// Loads settings from `config/` in the working directory (or `SRS_CONFIG_DIR`) and the
+    /// process environment.
+    pub fn load() -> Result<Self, SettingsError> {
+        let dir = std::env::var_os("SRS_CONFIG_DIR").map_or_else(|| PathBuf::from("config"), PathBuf::from);
+        let env = std::env::var("SRS_ENV").ok();
+        Self::load_from(&dir, env.as_deref(), std::env::vars())
+    }
+
+    /// The layering, with every input explicit so tests need not touch the process environment.
+    pub fn load_from(
+        config_dir: &Path,
+        env_name: Option<&str>,
+        env_vars: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, SettingsError> {
+        let mut builder = config::Config::builder()
+            .add_source(config::File::from_str(BUILT_IN_DEFAULTS, config::FileFormat::Toml))
+            .add_source(config::File::from(config_dir.join("default.toml")).required(false));
+        if let Some(env_name) = env_name.filter(|name| !name.is_empty()) {
+            let file = config_dir.join(format!("{env_name}.toml"));
+            builder = builder.add_source(config::File::from(file).required(false));
+        }
+        let vars = env_vars.into_iter().filter(|(key, _)| key.starts_with("SRS__")).collect();
+        let environment =
+            config::Environment::with_prefix("SRS").prefix_separator("__").separator("__").try_parsing(true).source(Some(vars));
+        let settings: Settings =
+            builder.add_source(environment).build().and_then(config::Config::try_deserialize).map_err(|e| SettingsError(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), SettingsError> {
+        let fail = |key: &str, problem: &str| Err(SettingsError(format!("{key}: {problem}")));
+        if self.data.dir.as_os_str().is_empty() {
+            return fail("data.dir", "must not be empty");
+        }
+        if self.bus.heartbeat_secs == 0 {
+            return fail("bus.heartbeat_secs", "must be at least 1");
+        }
+        if self.bus.job_delivery_limit == 0 {
+            return fail("bus.job_delivery_limit", "must be at least 1");
+        }
+        if self.auth.access_token_ttl_secs < 60 {
+            return fail("auth.access_token_ttl_secs", "must be at least 60");
+        }
+        if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
+            return fail("auth.issuer/auth.audience", "must not be empty");
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
+            return fail("log.level", "is not a valid filter (e.g. \"info\" or \"srs=debug,info\")");
+        }
+        if self.store.backend == StoreBackend::Mongodb && self.store.mongodb_database.is_empty() {
+            return fail("store.mongodb_database", "must not be empty");
+        }
+        Ok(())
+    }
+
+    /// The SQLite file: `store.sqlite_path`, or `srs.db` in the data directory.
+    pub fn sqlite_path(&self) -> PathBuf {
+        if self.store.sqlite_path.as_os_str().is_empty() {
+            self.data.dir.join("srs.db")
+        } else {
+            self.store.sqlite_path.clone()
+        }
+    }
+
+    /// The JWT key files: the configured ones, or `jwt/` in the data directory.
+    pub fn jwt_key_paths(&self) -> (PathBuf, PathBuf) {
+        let dir = self.data.dir.join("jwt");
+        let private =
+            if self.auth.jwt_private_key.as_os_str().is_empty() { dir.join("private.pem") } else { self.auth.jwt_private_key.clone() };
+        let public =
+            if self.auth.jwt_public_key.as_os_str().is_empty() { dir.join("public.pem") } else { self.auth.jwt_public_key.clone() };
+        (private, public)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn built_in_defaults_run_embedded() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let settings = Settings::load_from(dir.path(), None, vars(&[])).expect("defaults load");
+        assert_eq!(settings.store.backend, StoreBackend::Sqlite);
+        assert_eq!(settings.bus.backend, BusBackend::Memory);
+        assert_eq!(settings.server.listen.port(), 8080);
+        assert_eq!(settings.sqlite_path(), PathBuf::from("./data/srs.db"));
+    }
+
+    #[test]
+    fn files_then_environment_override_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("default.toml"), "[log]\nlevel = \"debug\"\n[server]\nlisten = \"0.0.0.0:9000\"\n").expect("write");
+        std::fs::write(dir.path().join("prod.toml"), "[log]\nformat = \"json\"\n[server]\nlisten = \"0.0.0.0:9001\"\n").expect("write");
+        let settings = Settings::load_from(
+            dir.path(),
+            Some("prod"),
+            vars(&[("SRS__SERVER__LISTEN", "127.0.0.1:9002"), ("SRS_ENV", "prod"), ("SRS__BUS__AMQP_URL", "amqp://u:secret@h:5672/%2f")]),
+        )
+        .expect("loads");
+        assert_eq!(settings.log.level, "debug");
+        assert_eq!(settings.log.format, LogFormat::Json);
+        assert_eq!(settings.server.listen.port(), 9002);
+        assert_eq!(settings.bus.amqp_url.expose_secret(), "amqp://u:secret@h:5672/%2f");
+        assert!(!format!("{settings:?}").contains("secret@"), "secrets must not appear in Debug output");
+    }
+
+    #[test]
+    fn unknown_and_bad_settings_name_the_key() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let error = Settings::load_from(dir.path(), None, vars(&[("SRS__SERVER__LISTN", "x")])).expect_err("unknown key");
+        assert!(error.to_string().contains("listn"), "{error}");
+        let error = Settings::load_from(dir.path(), None, vars(&[("SRS__SERVER__LISTEN", "nowhere")])).expect_err("bad address");
+        assert!(error.to_string().contains("listen"), "{error}");
+        let error = Settings::load_from(dir.path(), None, vars(&[("SRS__STORE__BACKEND", "oracle")])).expect_err("bad backend");
+        assert!(error.to_string().contains("backend"), "{error}");
+        let error = Settings::load_from(dir.path(), None, vars(&[("SRS__BUS__HEARTBEAT_SECS", "0")])).expect_err("zero heartbeat");
+        assert!(error.to_string().contains("bus.heartbeat_secs"), "{error}");
+    }
+}

@@ -1,0 +1,136 @@
+//! The `Store`: every piece of state SRS keeps, behind one trait with two real backends —
+//! SQLite (embedded default) and MongoDB (production). One contract test suite
+//! (`tests/store_contract.rs`) runs against both, so services never depend on the backend.
+
+mod error;
+pub mod mongo;
+mod paging;
+pub mod sqlite;
+
+pub use error::StoreError;
+
+use crate::model::*;
+use crate::time::Timestamp;
+use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+use std::sync::Arc;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// An update applied to an experiment inside the store's optimistic-concurrency loop. It may
+/// run more than once when updates race, so it must only depend on the experiment it is given.
+pub type ExperimentUpdate<'a> = &'a (dyn Fn(&mut Experiment) -> StoreResult<()> + Send + Sync);
+
+/// What one batched sample insert did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InsertOutcome {
+    /// One flag per input sample: `true` if stored, `false` if it was a duplicate.
+    pub stored: Vec<bool>,
+}
+
+impl InsertOutcome {
+    pub fn stored_count(&self) -> usize {
+        self.stored.iter().filter(|s| **s).count()
+    }
+    pub fn duplicate_count(&self) -> usize {
+        self.stored.len() - self.stored_count()
+    }
+}
+
+/// How many samples a time-ordered read returns per chunk; bounds memory of streaming reads.
+pub const SAMPLE_CHUNK: usize = 8_192;
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// "sqlite" or "mongodb", for logs and metrics.
+    fn backend(&self) -> &'static str;
+    /// Cheap round trip; `/readyz` calls it.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // --- users (usernames are unique) ---
+    async fn insert_user(&self, user: &User) -> StoreResult<()>;
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>>;
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// Replaces the user with the same id; `NotFound` or `Duplicate` (username taken).
+    async fn update_user(&self, user: &User) -> StoreResult<()>;
+    async fn delete_user(&self, id: &str) -> StoreResult<()>;
+
+    // --- device tokens ---
+    async fn insert_device_token(&self, token: &DeviceToken) -> StoreResult<()>;
+    async fn find_device_token(&self, token_hash: &str) -> StoreResult<Option<DeviceToken>>;
+    async fn list_device_tokens(&self) -> StoreResult<Vec<DeviceToken>>;
+    /// Marks the token revoked; `NotFound` unless it exists for that sensor.
+    async fn revoke_device_token(&self, sensor_id: &str, id: &str, at: Timestamp) -> StoreResult<()>;
+
+    // --- sensor configs ---
+    async fn insert_sensor_config(&self, config: &SensorConfig) -> StoreResult<()>;
+    async fn get_sensor_config(&self, id: &str) -> StoreResult<Option<SensorConfig>>;
+    async fn list_sensor_configs(&self) -> StoreResult<Vec<SensorConfig>>;
+    async fn update_sensor_config(&self, config: &SensorConfig) -> StoreResult<()>;
+
+    // --- experiments (tasks, operators and participants inside) ---
+    async fn insert_experiment(&self, experiment: &Experiment) -> StoreResult<()>;
+    async fn get_experiment(&self, id: &str) -> StoreResult<Option<Experiment>>;
+    async fn list_experiments(&self) -> StoreResult<Vec<Experiment>>;
+    /// Applies `update` atomically (optimistic concurrency on `version`) and returns the result.
+    async fn update_experiment(&self, id: &str, update: ExperimentUpdate<'_>) -> StoreResult<Experiment>;
+    /// Makes `id` the one active experiment (or none), returning the previously active id.
+    async fn set_active_experiment(&self, id: Option<&str>) -> StoreResult<Option<String>>;
+    async fn active_experiment_id(&self) -> StoreResult<Option<String>>;
+
+    // --- recordings (at most one running, enforced by the store) ---
+    /// Stores a running recording; `Conflict` if another one is running.
+    async fn start_recording(&self, recording: &Recording) -> StoreResult<()>;
+    /// Stops a running recording; `NotFound`, or `Conflict` if it already stopped.
+    async fn stop_recording(&self, id: &str, at: Timestamp) -> StoreResult<Recording>;
+    async fn get_recording(&self, id: &str) -> StoreResult<Option<Recording>>;
+    async fn running_recording(&self) -> StoreResult<Option<Recording>>;
+    async fn list_recordings(&self, experiment_id: &str) -> StoreResult<Vec<Recording>>;
+
+    // --- logbook and progress ---
+    async fn append_log(&self, entry: &LogEntry) -> StoreResult<()>;
+    /// Oldest first.
+    async fn list_log(&self, experiment_id: &str) -> StoreResult<Vec<LogEntry>>;
+    /// Inserts or replaces the progress of (experiment, participant, task).
+    async fn put_progress(&self, progress: &Progress) -> StoreResult<()>;
+    async fn list_progress(&self, experiment_id: &str) -> StoreResult<Vec<Progress>>;
+
+    // --- export records ---
+    async fn insert_export(&self, export: &ExportRecord) -> StoreResult<()>;
+    async fn update_export(&self, export: &ExportRecord) -> StoreResult<()>;
+    async fn get_export(&self, id: &str) -> StoreResult<Option<ExportRecord>>;
+    /// Newest first.
+    async fn list_exports(&self, experiment_id: Option<&str>) -> StoreResult<Vec<ExportRecord>>;
+
+    // --- samples ---
+    /// Commits a batch in one transaction, skipping duplicates of stored samples (same sensor and
+    /// `sample_id`, or without one, same sensor and `ts`), including duplicates inside the batch.
+    async fn insert_samples(&self, samples: &[NewSample]) -> StoreResult<InsertOutcome>;
+    async fn count_samples(&self, query: &SampleQuery) -> StoreResult<u64>;
+    async fn count_recording_samples(&self, recording_id: &str) -> StoreResult<u64>;
+    /// Counts per participant, UTC date and sensor type, sorted.
+    async fn sample_stats(&self, experiment_id: &str) -> StoreResult<Vec<SampleStat>>;
+    /// The newest `received_at` of the experiment's samples, if any.
+    async fn latest_received_at(&self, experiment_id: &str) -> StoreResult<Option<i64>>;
+    /// The query's samples in `ts` order, in chunks of at most [`SAMPLE_CHUNK`], with memory bounded
+    /// by one chunk whatever the experiment's size.
+    fn stream_samples(&self, query: SampleQuery) -> BoxStream<'static, StoreResult<Vec<StoredSample>>>;
+    /// Deletes every sample of the experiment and returns how many.
+    async fn delete_samples(&self, experiment_id: &str) -> StoreResult<u64>;
+}
+
+pub type DynStore = Arc<dyn Store>;
+
+/// Opens the store the settings choose (creating schema and indexes as needed).
+pub async fn open(settings: &crate::Settings) -> Result<DynStore, StoreError> {
+    use crate::settings::StoreBackend;
+    match settings.store.backend {
+        StoreBackend::Sqlite => Ok(Arc::new(sqlite::SqliteStore::open(&settings.sqlite_path()).await?)),
+        StoreBackend::Mongodb => {
+            use secrecy::ExposeSecret;
+            let store = mongo::MongoStore::connect(settings.store.mongodb_uri.expose_secret(), &settings.store.mongodb_database).await?;
+            Ok(Arc::new(store))
+        }
+    }
+}

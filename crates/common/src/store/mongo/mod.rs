@@ -1,0 +1,354 @@
+//! The MongoDB store: production. Kept thin — documents are the model structs plus `_id`, the
+//! invariants live in unique indexes created at start-up — and covered entirely by the shared
+//! contract suite (run when `SRS_TEST_MONGODB_URI` is set). Writes use write concern majority
+//! with journaling, so an acknowledged write survives a failover.
+
+mod samples;
+
+use super::{ExperimentUpdate, InsertOutcome, Store, StoreError, StoreResult};
+use crate::model::*;
+use crate::time::Timestamp;
+use async_trait::async_trait;
+use futures_util::stream::{BoxStream, TryStreamExt};
+use mongodb::bson::{self, doc, Document};
+use mongodb::error::{ErrorKind, WriteFailure};
+use mongodb::options::{Acknowledgment, DatabaseOptions, IndexOptions, ReturnDocument, WriteConcern};
+use mongodb::{Collection, Database, IndexModel};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+const DUPLICATE_KEY: i32 = 11000;
+
+#[derive(Clone)]
+pub struct MongoStore {
+    db: Database,
+}
+
+impl MongoStore {
+    /// Connects and creates the indexes (idempotent).
+    pub async fn connect(uri: &str, database: &str) -> StoreResult<Self> {
+        let client = mongodb::Client::with_uri_str(uri).await.map_err(map_error)?;
+        let concern = WriteConcern::builder().w(Acknowledgment::Majority).journal(true).build();
+        let db = client.database_with_options(database, DatabaseOptions::builder().write_concern(concern).build());
+        let store = Self { db };
+        store.create_indexes().await?;
+        Ok(store)
+    }
+
+    /// The database, for tests that need to drop it.
+    pub fn database(&self) -> &Database {
+        &self.db
+    }
+
+    async fn create_indexes(&self) -> StoreResult<()> {
+        let unique = |keys: Document| IndexModel::builder().keys(keys).options(IndexOptions::builder().unique(true).build()).build();
+        let plain = |keys: Document| IndexModel::builder().keys(keys).build();
+        let indexes = [
+            ("users", unique(doc! {"username": 1})),
+            ("device_tokens", unique(doc! {"token_hash": 1})),
+            ("logbook", plain(doc! {"experiment_id": 1, "at": 1})),
+            ("progress", plain(doc! {"experiment_id": 1})),
+            ("exports", plain(doc! {"experiment_id": 1})),
+            ("recordings", plain(doc! {"experiment_id": 1})),
+            (
+                "recordings",
+                IndexModel::builder()
+                    .keys(doc! {"running": 1})
+                    .options(
+                        IndexOptions::builder()
+                            .unique(true)
+                            .partial_filter_expression(doc! {"running": true})
+                            .name("one_running".to_string())
+                            .build(),
+                    )
+                    .build(),
+            ),
+            ("samples", unique(doc! {"sensor": 1, "dk": 1})),
+            ("samples", plain(doc! {"exp": 1, "ts": 1, "_id": 1})),
+            ("samples", plain(doc! {"rec": 1})),
+        ];
+        for (collection, index) in indexes {
+            self.db.collection::<Document>(collection).create_index(index).await.map_err(map_error)?;
+        }
+        Ok(())
+    }
+
+    fn docs(&self, name: &str) -> Collection<Document> {
+        self.db.collection(name)
+    }
+
+    async fn insert<T: Serialize>(&self, collection: &str, id: &str, value: &T, what: &str) -> StoreResult<()> {
+        self.docs(collection).insert_one(with_id(value, id)?).await.map_err(duplicate_as(what))?;
+        Ok(())
+    }
+
+    async fn replace<T: Serialize>(&self, collection: &str, id: &str, value: &T, what: &str) -> StoreResult<()> {
+        let result = self.docs(collection).replace_one(doc! {"_id": id}, with_id(value, id)?).await.map_err(duplicate_as(what))?;
+        if result.matched_count == 0 {
+            return Err(StoreError::NotFound(what.to_string()));
+        }
+        Ok(())
+    }
+
+    async fn find_one<T: DeserializeOwned>(&self, collection: &str, filter: Document) -> StoreResult<Option<T>> {
+        self.docs(collection).find_one(filter).await.map_err(map_error)?.map(from_doc).transpose()
+    }
+
+    async fn find_all<T: DeserializeOwned>(&self, collection: &str, filter: Document, sort: Document) -> StoreResult<Vec<T>> {
+        let cursor = self.docs(collection).find(filter).sort(sort).await.map_err(map_error)?;
+        let docs: Vec<Document> = cursor.try_collect().await.map_err(map_error)?;
+        docs.into_iter().map(from_doc).collect()
+    }
+}
+
+/// The value as a document with `_id` set to its id.
+fn with_id<T: Serialize>(value: &T, id: &str) -> StoreResult<Document> {
+    let mut document = bson::to_document(value).map_err(|e| StoreError::Internal(format!("encode document: {e}")))?;
+    document.insert("_id", id);
+    Ok(document)
+}
+
+fn from_doc<T: DeserializeOwned>(document: Document) -> StoreResult<T> {
+    bson::from_document(document).map_err(|e| StoreError::Internal(format!("decode document: {e}")))
+}
+
+fn is_duplicate_key(error: &mongodb::error::Error) -> bool {
+    match &*error.kind {
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == DUPLICATE_KEY,
+        ErrorKind::InsertMany(e) => e.write_errors.iter().flatten().any(|w| w.code == DUPLICATE_KEY),
+        ErrorKind::Command(e) => e.code == DUPLICATE_KEY,
+        _ => false,
+    }
+}
+
+pub(super) fn map_error(error: mongodb::error::Error) -> StoreError {
+    if is_duplicate_key(&error) {
+        return StoreError::Duplicate("document".into());
+    }
+    match &*error.kind {
+        ErrorKind::Io(_) | ErrorKind::ServerSelection { .. } | ErrorKind::ConnectionPoolCleared { .. } => {
+            StoreError::Unavailable(error.to_string())
+        }
+        _ => StoreError::Internal(error.to_string()),
+    }
+}
+
+fn duplicate_as(what: &str) -> impl Fn(mongodb::error::Error) -> StoreError + '_ {
+    move |error| match map_error(error) {
+        StoreError::Duplicate(_) => StoreError::Duplicate(what.to_string()),
+        other => other,
+    }
+}
+
+fn to_bson<T: Serialize>(value: &T) -> StoreResult<bson::Bson> {
+    bson::to_bson(value).map_err(|e| StoreError::Internal(format!("encode value: {e}")))
+}
+
+#[async_trait]
+impl Store for MongoStore {
+    fn backend(&self) -> &'static str {
+        "mongodb"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.db.run_command(doc! {"ping": 1}).await.map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn insert_user(&self, user: &User) -> StoreResult<()> {
+        self.insert("users", &user.id, user, "user").await
+    }
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
+        self.find_one("users", doc! {"_id": id}).await
+    }
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        self.find_one("users", doc! {"username": username}).await
+    }
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        self.find_all("users", doc! {}, doc! {"_id": 1}).await
+    }
+    async fn update_user(&self, user: &User) -> StoreResult<()> {
+        self.replace("users", &user.id, user, "user").await
+    }
+    async fn delete_user(&self, id: &str) -> StoreResult<()> {
+        let result = self.docs("users").delete_one(doc! {"_id": id}).await.map_err(map_error)?;
+        if result.deleted_count == 0 {
+            return Err(StoreError::NotFound("user".into()));
+        }
+        Ok(())
+    }
+
+    async fn insert_device_token(&self, token: &DeviceToken) -> StoreResult<()> {
+        self.insert("device_tokens", &token.id, token, "device token").await
+    }
+    async fn find_device_token(&self, token_hash: &str) -> StoreResult<Option<DeviceToken>> {
+        self.find_one("device_tokens", doc! {"token_hash": token_hash}).await
+    }
+    async fn list_device_tokens(&self) -> StoreResult<Vec<DeviceToken>> {
+        self.find_all("device_tokens", doc! {}, doc! {"_id": 1}).await
+    }
+    async fn revoke_device_token(&self, sensor_id: &str, id: &str, at: Timestamp) -> StoreResult<()> {
+        let filter = doc! {"_id": id, "sensor_id": sensor_id};
+        let found = self.docs("device_tokens").count_documents(filter.clone()).await.map_err(map_error)?;
+        if found == 0 {
+            return Err(StoreError::NotFound("device token".into()));
+        }
+        let mut not_revoked = filter;
+        not_revoked.insert("revoked_at", bson::Bson::Null);
+        self.docs("device_tokens").update_one(not_revoked, doc! {"$set": {"revoked_at": to_bson(&at)?}}).await.map_err(map_error)?;
+        Ok(())
+    }
+
+    async fn insert_sensor_config(&self, config: &SensorConfig) -> StoreResult<()> {
+        self.insert("sensor_configs", &config.id, config, "sensor config").await
+    }
+    async fn get_sensor_config(&self, id: &str) -> StoreResult<Option<SensorConfig>> {
+        self.find_one("sensor_configs", doc! {"_id": id}).await
+    }
+    async fn list_sensor_configs(&self) -> StoreResult<Vec<SensorConfig>> {
+        self.find_all("sensor_configs", doc! {}, doc! {"_id": 1}).await
+    }
+    async fn update_sensor_config(&self, config: &SensorConfig) -> StoreResult<()> {
+        self.replace("sensor_configs", &config.id, config, "sensor config").await
+    }
+
+    async fn insert_experiment(&self, experiment: &Experiment) -> StoreResult<()> {
+        self.insert("experiments", &experiment.id, experiment, "experiment").await
+    }
+    async fn get_experiment(&self, id: &str) -> StoreResult<Option<Experiment>> {
+        self.find_one("experiments", doc! {"_id": id}).await
+    }
+    async fn list_experiments(&self) -> StoreResult<Vec<Experiment>> {
+        self.find_all("experiments", doc! {}, doc! {"_id": 1}).await
+    }
+    async fn update_experiment(&self, id: &str, update: ExperimentUpdate<'_>) -> StoreResult<Experiment> {
+        loop {
+            let current: Experiment = self.get_experiment(id).await?.ok_or_else(|| StoreError::NotFound("experiment".into()))?;
+            let mut updated = current.clone();
+            update(&mut updated)?;
+            updated.id = current.id.clone();
+            updated.version = current.version + 1;
+            let filter = doc! {"_id": id, "version": current.version as i64};
+            let result = self.docs("experiments").replace_one(filter, with_id(&updated, id)?).await.map_err(map_error)?;
+            if result.matched_count == 1 {
+                return Ok(updated);
+            }
+        }
+    }
+    async fn set_active_experiment(&self, id: Option<&str>) -> StoreResult<Option<String>> {
+        let state = self.docs("state");
+        let previous = match id {
+            Some(id) => {
+                if self.get_experiment(id).await?.is_none() {
+                    return Err(StoreError::NotFound("experiment".into()));
+                }
+                state
+                    .find_one_and_update(doc! {"_id": "active"}, doc! {"$set": {"experiment_id": id}})
+                    .upsert(true)
+                    .return_document(ReturnDocument::Before)
+                    .await
+                    .map_err(map_error)?
+            }
+            None => state.find_one_and_delete(doc! {"_id": "active"}).await.map_err(map_error)?,
+        };
+        Ok(previous.and_then(|d| d.get_str("experiment_id").ok().map(str::to_owned)))
+    }
+    async fn active_experiment_id(&self) -> StoreResult<Option<String>> {
+        let state = self.docs("state").find_one(doc! {"_id": "active"}).await.map_err(map_error)?;
+        Ok(state.and_then(|d| d.get_str("experiment_id").ok().map(str::to_owned)))
+    }
+
+    async fn start_recording(&self, recording: &Recording) -> StoreResult<()> {
+        if self.get_experiment(&recording.experiment_id).await?.is_none() {
+            return Err(StoreError::NotFound("experiment".into()));
+        }
+        let mut document = with_id(recording, &recording.id)?;
+        document.insert("running", recording.stopped_at.is_none());
+        self.docs("recordings").insert_one(document).await.map_err(|e| match map_error(e) {
+            StoreError::Duplicate(_) => StoreError::Conflict("a recording is already running".into()),
+            other => other,
+        })?;
+        Ok(())
+    }
+    async fn stop_recording(&self, id: &str, at: Timestamp) -> StoreResult<Recording> {
+        let stopped = self
+            .docs("recordings")
+            .find_one_and_update(doc! {"_id": id, "running": true}, doc! {"$set": {"running": false, "stopped_at": to_bson(&at)?}})
+            .return_document(ReturnDocument::After)
+            .await
+            .map_err(map_error)?;
+        match stopped {
+            Some(document) => from_doc(document),
+            None if self.get_recording(id).await?.is_some() => Err(StoreError::Conflict("the recording has already stopped".into())),
+            None => Err(StoreError::NotFound("recording".into())),
+        }
+    }
+    async fn get_recording(&self, id: &str) -> StoreResult<Option<Recording>> {
+        self.find_one("recordings", doc! {"_id": id}).await
+    }
+    async fn running_recording(&self) -> StoreResult<Option<Recording>> {
+        self.find_one("recordings", doc! {"running": true}).await
+    }
+    async fn list_recordings(&self, experiment_id: &str) -> StoreResult<Vec<Recording>> {
+        self.find_all("recordings", doc! {"experiment_id": experiment_id}, doc! {"_id": 1}).await
+    }
+
+    async fn append_log(&self, entry: &LogEntry) -> StoreResult<()> {
+        self.insert("logbook", &entry.id, entry, "logbook entry").await
+    }
+    async fn list_log(&self, experiment_id: &str) -> StoreResult<Vec<LogEntry>> {
+        self.find_all("logbook", doc! {"experiment_id": experiment_id}, doc! {"at": 1, "_id": 1}).await
+    }
+    async fn put_progress(&self, progress: &Progress) -> StoreResult<()> {
+        let id = format!("{}/{}/{}", progress.experiment_id, progress.participant_id, progress.task_id);
+        self.docs("progress").replace_one(doc! {"_id": &id}, with_id(progress, &id)?).upsert(true).await.map_err(map_error)?;
+        Ok(())
+    }
+    async fn list_progress(&self, experiment_id: &str) -> StoreResult<Vec<Progress>> {
+        self.find_all("progress", doc! {"experiment_id": experiment_id}, doc! {"participant_id": 1, "task_id": 1}).await
+    }
+
+    async fn insert_export(&self, export: &ExportRecord) -> StoreResult<()> {
+        self.insert("exports", &export.id, export, "export").await
+    }
+    async fn update_export(&self, export: &ExportRecord) -> StoreResult<()> {
+        self.replace("exports", &export.id, export, "export").await
+    }
+    async fn get_export(&self, id: &str) -> StoreResult<Option<ExportRecord>> {
+        self.find_one("exports", doc! {"_id": id}).await
+    }
+    async fn list_exports(&self, experiment_id: Option<&str>) -> StoreResult<Vec<ExportRecord>> {
+        let filter = experiment_id.map_or_else(|| doc! {}, |id| doc! {"experiment_id": id});
+        self.find_all("exports", filter, doc! {"_id": -1}).await
+    }
+
+    async fn insert_samples(&self, samples: &[NewSample]) -> StoreResult<InsertOutcome> {
+        samples::insert(&self.docs("samples"), samples).await
+    }
+    async fn count_samples(&self, query: &SampleQuery) -> StoreResult<u64> {
+        self.docs("samples").count_documents(samples::filter(query)).await.map_err(map_error)
+    }
+    async fn count_recording_samples(&self, recording_id: &str) -> StoreResult<u64> {
+        if self.get_recording(recording_id).await?.is_none() {
+            return Err(StoreError::NotFound("recording".into()));
+        }
+        self.docs("samples").count_documents(doc! {"rec": recording_id}).await.map_err(map_error)
+    }
+    async fn sample_stats(&self, experiment_id: &str) -> StoreResult<Vec<SampleStat>> {
+        samples::stats(&self.docs("samples"), experiment_id).await
+    }
+    async fn latest_received_at(&self, experiment_id: &str) -> StoreResult<Option<i64>> {
+        let newest = self.docs("samples").find_one(doc! {"exp": experiment_id}).sort(doc! {"recv": -1}).await.map_err(map_error)?;
+        Ok(newest.and_then(|d| d.get_i64("recv").ok()))
+    }
+    fn stream_samples(&self, query: SampleQuery) -> BoxStream<'static, StoreResult<Vec<StoredSample>>> {
+        samples::stream(self.docs("samples"), query)
+    }
+    async fn delete_samples(&self, experiment_id: &str) -> StoreResult<u64> {
+        if self.get_experiment(experiment_id).await?.is_none() {
+            return Err(StoreError::NotFound("experiment".into()));
+        }
+        let result = self.docs("samples").delete_many(doc! {"exp": experiment_id}).await.map_err(map_error)?;
+        Ok(result.deleted_count)
+    }
+}

@@ -1,0 +1,487 @@
+//! The SQLite store: the embedded default. One writer connection (SQLite allows one writer at a
+//! time anyway) and a pool of reader connections, all used on tokio's blocking pool so the async
+//! runtime never waits on disk. WAL and `BEGIN IMMEDIATE` make it safe for several processes on
+//! one host to share the file.
+
+mod docs;
+mod samples;
+mod schema;
+
+use self::docs::{duplicate_as, map_error, query_doc, query_docs, to_doc};
+use self::samples::SampleWriter;
+use super::{ExperimentUpdate, InsertOutcome, Store, StoreError, StoreResult};
+use crate::model::*;
+use crate::time::Timestamp;
+use async_trait::async_trait;
+use futures_util::stream::BoxStream;
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// How many idle reader connections are kept open.
+const MAX_IDLE_READERS: usize = 8;
+
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<SampleWriter>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open(path)?;
+    conn.execute_batch(schema::CONNECTION_PRAGMAS)?;
+    Ok(conn)
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and applies migrations.
+    pub async fn open(path: &Path) -> StoreResult<Self> {
+        let path = path.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| StoreError::Unavailable(format!("create {}: {e}", parent.display())))?;
+            }
+            let mut conn = open_connection(&path).map_err(|e| StoreError::Unavailable(format!("open {}: {e}", path.display())))?;
+            schema::migrate(&mut conn).map_err(map_error)?;
+            let writer = Mutex::new(SampleWriter::new(conn));
+            Ok(Self { inner: Arc::new(Inner { path, writer, readers: Mutex::new(Vec::new()) }) })
+        })
+        .await
+        .map_err(|e| StoreError::Internal(format!("open task failed: {e}")))?
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` on the writer connection off the async runtime.
+    async fn write<T: Send + 'static>(&self, f: impl FnOnce(&mut SampleWriter) -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
+        let inner = self.inner.clone();
+        run_blocking(move || {
+            let mut writer = inner.writer.lock().map_err(|_| StoreError::Internal("writer lock poisoned".into()))?;
+            f(&mut writer)
+        })
+        .await
+    }
+
+    /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`, so it holds the database's write
+    /// lock from the start and never fails half-way on a lock upgrade).
+    async fn transact<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&rusqlite::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.write(move |writer| {
+            let tx = writer.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_error)?;
+            let value = f(&tx)?;
+            tx.commit().map_err(map_error)?;
+            Ok(value)
+        })
+        .await
+    }
+
+    /// Runs `f` on a reader connection off the async runtime.
+    async fn read<T: Send + 'static>(&self, f: impl FnOnce(&Connection) -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
+        let inner = self.inner.clone();
+        run_blocking(move || inner.with_reader(f)).await
+    }
+}
+
+impl Inner {
+    fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
+        let idle = self.readers.lock().map_err(|_| StoreError::Internal("reader pool poisoned".into()))?.pop();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => open_connection(&self.path).map_err(map_error)?,
+        };
+        let result = f(&conn);
+        if let Ok(mut readers) = self.readers.lock() {
+            if readers.len() < MAX_IDLE_READERS {
+                readers.push(conn);
+            }
+        }
+        result
+    }
+}
+
+async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Internal(format!("store task failed: {e}")))?
+}
+
+fn expect_changed(changed: usize, what: &str) -> StoreResult<()> {
+    if changed == 0 {
+        Err(StoreError::NotFound(what.to_string()))
+    } else {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_error)).await
+    }
+
+    async fn insert_user(&self, user: &User) -> StoreResult<()> {
+        let (id, username, doc) = (user.id.clone(), user.username.clone(), to_doc(user)?);
+        self.transact(move |tx| {
+            tx.execute("INSERT INTO users (id, username, doc) VALUES (?1, ?2, ?3)", params![id, username, doc])
+                .map_err(duplicate_as("user"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
+        let id = id.to_owned();
+        self.read(move |c| query_doc(c, "SELECT doc FROM users WHERE id = ?1", [id])).await
+    }
+
+    async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>> {
+        let username = username.to_owned();
+        self.read(move |c| query_doc(c, "SELECT doc FROM users WHERE username = ?1", [username])).await
+    }
+
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        self.read(|c| query_docs(c, "SELECT doc FROM users ORDER BY key", [])).await
+    }
+
+    async fn update_user(&self, user: &User) -> StoreResult<()> {
+        let (id, username, doc) = (user.id.clone(), user.username.clone(), to_doc(user)?);
+        self.transact(move |tx| {
+            let changed = tx
+                .execute("UPDATE users SET username = ?2, doc = ?3 WHERE id = ?1", params![id, username, doc])
+                .map_err(duplicate_as("user"))?;
+            expect_changed(changed, "user")
+        })
+        .await
+    }
+
+    async fn delete_user(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.transact(move |tx| expect_changed(tx.execute("DELETE FROM users WHERE id = ?1", [id]).map_err(map_error)?, "user")).await
+    }
+
+    async fn insert_device_token(&self, token: &DeviceToken) -> StoreResult<()> {
+        let (id, sensor, hash, doc) = (token.id.clone(), token.sensor_id.clone(), token.token_hash.clone(), to_doc(token)?);
+        self.transact(move |tx| {
+            tx.execute(
+                "INSERT INTO device_tokens (id, sensor_id, token_hash, doc) VALUES (?1, ?2, ?3, ?4)",
+                params![id, sensor, hash, doc],
+            )
+            .map_err(duplicate_as("device token"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn find_device_token(&self, token_hash: &str) -> StoreResult<Option<DeviceToken>> {
+        let hash = token_hash.to_owned();
+        self.read(move |c| query_doc(c, "SELECT doc FROM device_tokens WHERE token_hash = ?1", [hash])).await
+    }
+
+    async fn list_device_tokens(&self) -> StoreResult<Vec<DeviceToken>> {
+        self.read(|c| query_docs(c, "SELECT doc FROM device_tokens ORDER BY key", [])).await
+    }
+
+    async fn revoke_device_token(&self, sensor_id: &str, id: &str, at: Timestamp) -> StoreResult<()> {
+        let (sensor_id, id) = (sensor_id.to_owned(), id.to_owned());
+        self.transact(move |tx| {
+            let found: Option<DeviceToken> =
+                query_doc(tx, "SELECT doc FROM device_tokens WHERE id = ?1 AND sensor_id = ?2", [&id, &sensor_id])?;
+            let mut token = found.ok_or_else(|| StoreError::NotFound("device token".into()))?;
+            token.revoked_at.get_or_insert(at);
+            tx.execute("UPDATE device_tokens SET doc = ?2 WHERE id = ?1", params![id, to_doc(&token)?]).map_err(map_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn insert_sensor_config(&self, config: &SensorConfig) -> StoreResult<()> {
+        let (id, doc) = (config.id.clone(), to_doc(config)?);
+        self.transact(move |tx| {
+            tx.execute("INSERT INTO sensor_configs (id, doc) VALUES (?1, ?2)", params![id, doc]).map_err(duplicate_as("sensor config"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_sensor_config(&self, id: &str) -> StoreResult<Option<SensorConfig>> {
+        let id = id.to_owned();
+        self.read(move |c| query_doc(c, "SELECT doc FROM sensor_configs WHERE id = ?1", [id])).await
+    }
+
+    async fn list_sensor_configs(&self) -> StoreResult<Vec<SensorConfig>> {
+        self.read(|c| query_docs(c, "SELECT doc FROM sensor_configs ORDER BY key", [])).await
+    }
+
+    async fn update_sensor_config(&self, config: &SensorConfig) -> StoreResult<()> {
+        let (id, doc) = (config.id.clone(), to_doc(config)?);
+        self.transact(move |tx| {
+            expect_changed(
+                tx.execute("UPDATE sensor_configs SET doc = ?2 WHERE id = ?1", params![id, doc]).map_err(map_error)?,
+                "sensor config",
+            )
+        })
+        .await
+    }
+
+    async fn insert_experiment(&self, experiment: &Experiment) -> StoreResult<()> {
+        let (id, version, doc) = (experiment.id.clone(), experiment.version as i64, to_doc(experiment)?);
+        self.transact(move |tx| {
+            tx.execute("INSERT INTO experiments (id, version, doc) VALUES (?1, ?2, ?3)", params![id, version, doc])
+                .map_err(duplicate_as("experiment"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn get_experiment(&self, id: &str) -> StoreResult<Option<Experiment>> {
+        let id = id.to_owned();
+        self.read(move |c| query_doc(c, "SELECT doc FROM experiments WHERE id = ?1", [id])).await
+    }
+
+    async fn list_experiments(&self) -> StoreResult<Vec<Experiment>> {
+        self.read(|c| query_docs(c, "SELECT doc FROM experiments ORDER BY key", [])).await
+    }
+
+    async fn update_experiment(&self, id: &str, update: ExperimentUpdate<'_>) -> StoreResult<Experiment> {
+        // The update closure borrows from the caller, so it cannot move to the blocking pool:
+        // read, apply here, then write back only if nobody changed it meanwhile.
+        loop {
+            let current = self.get_experiment(id).await?.ok_or_else(|| StoreError::NotFound("experiment".into()))?;
+            let mut updated = current.clone();
+            update(&mut updated)?;
+            updated.id = current.id.clone();
+            updated.version = current.version + 1;
+            let (doc, old, new, key) = (to_doc(&updated)?, current.version as i64, updated.version as i64, id.to_owned());
+            let changed = self
+                .transact(move |tx| {
+                    tx.execute("UPDATE experiments SET doc = ?2, version = ?3 WHERE id = ?1 AND version = ?4", params![key, doc, new, old])
+                        .map_err(map_error)
+                })
+                .await?;
+            if changed == 1 {
+                return Ok(updated);
+            }
+        }
+    }
+
+    async fn set_active_experiment(&self, id: Option<&str>) -> StoreResult<Option<String>> {
+        let id = id.map(str::to_owned);
+        self.transact(move |tx| {
+            let previous: Option<String> = tx.query_row("SELECT experiment_id FROM active_experiment WHERE slot = 1", [], |r| r.get(0)).optional().map_err(map_error)?;
+            match id {
+                Some(id) => {
+                    let exists = tx.query_row("SELECT 1 FROM experiments WHERE id = ?1", [&id], |_| Ok(())).optional().map_err(map_error)?;
+                    if exists.is_none() {
+                        return Err(StoreError::NotFound("experiment".into()));
+                    }
+                    tx.execute(
+                        "INSERT INTO active_experiment (slot, experiment_id) VALUES (1, ?1) ON CONFLICT (slot) DO UPDATE SET experiment_id = excluded.experiment_id",
+                        [id],
+                    )
+                    .map_err(map_error)?;
+                }
+                None => {
+                    tx.execute("DELETE FROM active_experiment", []).map_err(map_error)?;
+                }
+            }
+            Ok(previous)
+        })
+        .await
+    }
+
+    async fn active_experiment_id(&self) -> StoreResult<Option<String>> {
+        self.read(|c| {
+            c.query_row("SELECT experiment_id FROM active_experiment WHERE slot = 1", [], |r| r.get(0)).optional().map_err(map_error)
+        })
+        .await
+    }
+
+    async fn start_recording(&self, recording: &Recording) -> StoreResult<()> {
+        let recording = recording.clone();
+        let doc = to_doc(&recording)?;
+        self.transact(move |tx| {
+            let experiment_key: i64 = tx
+                .query_row("SELECT key FROM experiments WHERE id = ?1", [&recording.experiment_id], |r| r.get(0))
+                .optional()
+                .map_err(map_error)?
+                .ok_or_else(|| StoreError::NotFound("experiment".into()))?;
+            let running = i64::from(recording.stopped_at.is_none());
+            tx.execute(
+                "INSERT INTO recordings (id, experiment_key, participant_id, task_id, running, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![recording.id, experiment_key, recording.participant_id, recording.task_id, running, doc],
+            )
+            .map_err(|e| match map_error(e) {
+                StoreError::Duplicate(_) => StoreError::Conflict("a recording is already running".into()),
+                other => other,
+            })?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn stop_recording(&self, id: &str, at: Timestamp) -> StoreResult<Recording> {
+        let id = id.to_owned();
+        self.transact(move |tx| {
+            let found: Option<Recording> = query_doc(tx, "SELECT doc FROM recordings WHERE id = ?1", [&id])?;
+            let mut recording = found.ok_or_else(|| StoreError::NotFound("recording".into()))?;
+            if recording.stopped_at.is_some() {
+                return Err(StoreError::Conflict("the recording has already stopped".into()));
+            }
+            recording.stopped_at = Some(at);
+            tx.execute("UPDATE recordings SET running = 0, doc = ?2 WHERE id = ?1", params![id, to_doc(&recording)?]).map_err(map_error)?;
+            Ok(recording)
+        })
+        .await
+    }
+
+    async fn get_recording(&self, id: &str) -> StoreResult<Option<Recording>> {
+        let id = id.to_owned();
+        self.read(move |c| query_doc(c, "SELECT doc FROM recordings WHERE id = ?1", [id])).await
+    }
+
+    async fn running_recording(&self) -> StoreResult<Option<Recording>> {
+        self.read(|c| query_doc(c, "SELECT doc FROM recordings WHERE running = 1", [])).await
+    }
+
+    async fn list_recordings(&self, experiment_id: &str) -> StoreResult<Vec<Recording>> {
+        let id = experiment_id.to_owned();
+        self.read(move |c| {
+            query_docs(
+                c,
+                "SELECT r.doc FROM recordings r JOIN experiments e ON e.key = r.experiment_key WHERE e.id = ?1 ORDER BY r.key",
+                [id],
+            )
+        })
+        .await
+    }
+
+    async fn append_log(&self, entry: &LogEntry) -> StoreResult<()> {
+        let (id, experiment, doc) = (entry.id.clone(), entry.experiment_id.clone(), to_doc(entry)?);
+        self.transact(move |tx| {
+            tx.execute("INSERT INTO logbook (id, experiment_id, doc) VALUES (?1, ?2, ?3)", params![id, experiment, doc])
+                .map_err(duplicate_as("logbook entry"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_log(&self, experiment_id: &str) -> StoreResult<Vec<LogEntry>> {
+        let id = experiment_id.to_owned();
+        self.read(move |c| query_docs(c, "SELECT doc FROM logbook WHERE experiment_id = ?1 ORDER BY key", [id])).await
+    }
+
+    async fn put_progress(&self, progress: &Progress) -> StoreResult<()> {
+        let p = progress.clone();
+        let doc = to_doc(&p)?;
+        self.transact(move |tx| {
+            tx.execute(
+                "INSERT INTO progress (experiment_id, participant_id, task_id, doc) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (experiment_id, participant_id, task_id) DO UPDATE SET doc = excluded.doc",
+                params![p.experiment_id, p.participant_id, p.task_id, doc],
+            )
+            .map_err(map_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_progress(&self, experiment_id: &str) -> StoreResult<Vec<Progress>> {
+        let id = experiment_id.to_owned();
+        self.read(move |c| query_docs(c, "SELECT doc FROM progress WHERE experiment_id = ?1 ORDER BY participant_id, task_id", [id])).await
+    }
+
+    async fn insert_export(&self, export: &ExportRecord) -> StoreResult<()> {
+        let (id, experiment, doc) = (export.id.clone(), export.experiment_id.clone(), to_doc(export)?);
+        self.transact(move |tx| {
+            tx.execute("INSERT INTO exports (id, experiment_id, doc) VALUES (?1, ?2, ?3)", params![id, experiment, doc])
+                .map_err(duplicate_as("export"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn update_export(&self, export: &ExportRecord) -> StoreResult<()> {
+        let (id, doc) = (export.id.clone(), to_doc(export)?);
+        self.transact(move |tx| {
+            expect_changed(tx.execute("UPDATE exports SET doc = ?2 WHERE id = ?1", params![id, doc]).map_err(map_error)?, "export")
+        })
+        .await
+    }
+
+    async fn get_export(&self, id: &str) -> StoreResult<Option<ExportRecord>> {
+        let id = id.to_owned();
+        self.read(move |c| query_doc(c, "SELECT doc FROM exports WHERE id = ?1", [id])).await
+    }
+
+    async fn list_exports(&self, experiment_id: Option<&str>) -> StoreResult<Vec<ExportRecord>> {
+        let id = experiment_id.map(str::to_owned);
+        self.read(move |c| match id {
+            Some(id) => query_docs(c, "SELECT doc FROM exports WHERE experiment_id = ?1 ORDER BY key DESC", [id]),
+            None => query_docs(c, "SELECT doc FROM exports ORDER BY key DESC", []),
+        })
+        .await
+    }
+
+    async fn insert_samples(&self, samples: &[NewSample]) -> StoreResult<InsertOutcome> {
+        // The batch moves to the blocking pool; cloning is cheap next to the commit it precedes.
+        let batch = samples.to_vec();
+        self.write(move |writer| writer.insert(&batch)).await
+    }
+
+    async fn count_samples(&self, query: &SampleQuery) -> StoreResult<u64> {
+        let query = query.clone();
+        self.read(move |c| samples::count(c, &query)).await
+    }
+
+    async fn count_recording_samples(&self, recording_id: &str) -> StoreResult<u64> {
+        let id = recording_id.to_owned();
+        self.read(move |c| {
+            let count: Option<i64> =
+                c.query_row("SELECT sample_count FROM recordings WHERE id = ?1", [id], |r| r.get(0)).optional().map_err(map_error)?;
+            count.map(|n| n as u64).ok_or_else(|| StoreError::NotFound("recording".into()))
+        })
+        .await
+    }
+
+    async fn sample_stats(&self, experiment_id: &str) -> StoreResult<Vec<SampleStat>> {
+        let id = experiment_id.to_owned();
+        self.read(move |c| samples::stats(c, &id)).await
+    }
+
+    async fn latest_received_at(&self, experiment_id: &str) -> StoreResult<Option<i64>> {
+        let id = experiment_id.to_owned();
+        self.read(move |c| {
+            c.query_row(
+                "SELECT MAX(r.last_received_at) FROM recordings r JOIN experiments e ON e.key = r.experiment_key WHERE e.id = ?1",
+                [id],
+                |r| r.get(0),
+            )
+            .map_err(map_error)
+        })
+        .await
+    }
+
+    fn stream_samples(&self, query: SampleQuery) -> BoxStream<'static, StoreResult<Vec<StoredSample>>> {
+        let inner = self.inner.clone();
+        samples::stream(query, move |chunk_query| {
+            let inner = inner.clone();
+            async move { run_blocking(move || inner.with_reader(|c| samples::read_chunk(c, &chunk_query))).await }
+        })
+    }
+
+    async fn delete_samples(&self, experiment_id: &str) -> StoreResult<u64> {
+        let id = experiment_id.to_owned();
+        self.transact(move |tx| samples::delete(tx, &id)).await
+    }
+}

@@ -1,0 +1,215 @@
+//! Samples in SQLite: the batched, deduplicating insert (the ingest hot path) and the
+//! time-ordered, keyset-paginated reads used by export.
+
+use super::docs::map_error;
+use crate::model::{NewSample, SampleQuery, SampleStat, StoredSample};
+use crate::store::paging::keyset_stream;
+use crate::store::{InsertOutcome, StoreError, StoreResult, SAMPLE_CHUNK};
+use crate::time::day_to_date;
+use futures_util::stream::BoxStream;
+use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use std::collections::HashMap;
+use std::future::Future;
+use std::sync::Arc;
+
+const INSERT_SAMPLE: &str =
+    "INSERT OR IGNORE INTO samples (experiment, recording, sensor, ts, received_at, sample_id, vals) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+
+/// The writer connection with the integer keys it has already resolved. Keys never change once
+/// assigned, so the caches stay valid even when other processes write to the same file.
+pub(super) struct SampleWriter {
+    pub(super) conn: Connection,
+    sensor_keys: HashMap<Arc<str>, i64>,
+    /// recording id -> (recording key, experiment key)
+    recording_keys: HashMap<String, (i64, i64)>,
+}
+
+impl SampleWriter {
+    pub(super) fn new(conn: Connection) -> Self {
+        Self { conn, sensor_keys: HashMap::new(), recording_keys: HashMap::new() }
+    }
+
+    pub(super) fn insert(&mut self, samples: &[NewSample]) -> StoreResult<InsertOutcome> {
+        let Self { conn, sensor_keys, recording_keys } = self;
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_error)?;
+        let mut stored = Vec::with_capacity(samples.len());
+        // Stored count and newest receive time per recording key, applied once per batch.
+        let mut per_recording: HashMap<i64, (i64, i64)> = HashMap::new();
+        {
+            let mut insert = tx.prepare_cached(INSERT_SAMPLE).map_err(map_error)?;
+            let mut last_stamp: Option<(&Arc<crate::model::RecordingStamp>, (i64, i64))> = None;
+            for sample in samples {
+                // Batches almost always share one recording: skip the lookup when it repeats.
+                let (recording, experiment) = match last_stamp {
+                    Some((stamp, keys)) if Arc::ptr_eq(stamp, &sample.stamp) => keys,
+                    _ => {
+                        let keys = recording_key(&tx, recording_keys, &sample.stamp.recording_id)?;
+                        last_stamp = Some((&sample.stamp, keys));
+                        keys
+                    }
+                };
+                let sensor = sensor_key(&tx, sensor_keys, sample)?;
+                let changed = insert
+                    .execute(params![experiment, recording, sensor, sample.ts, sample.received_at, sample.sample_id, sample.values])
+                    .map_err(map_error)?;
+                stored.push(changed == 1);
+                if changed == 1 {
+                    let entry = per_recording.entry(recording).or_insert((0, i64::MIN));
+                    entry.0 += 1;
+                    entry.1 = entry.1.max(sample.received_at);
+                }
+            }
+            let mut bump = tx
+                .prepare_cached("UPDATE recordings SET sample_count = sample_count + ?2, last_received_at = MAX(COALESCE(last_received_at, ?3), ?3) WHERE key = ?1")
+                .map_err(map_error)?;
+            for (recording, (count, newest)) in per_recording {
+                bump.execute(params![recording, count, newest]).map_err(map_error)?;
+            }
+        }
+        tx.commit().map_err(map_error)?;
+        Ok(InsertOutcome { stored })
+    }
+}
+
+fn recording_key(tx: &Transaction<'_>, cache: &mut HashMap<String, (i64, i64)>, recording_id: &str) -> StoreResult<(i64, i64)> {
+    if let Some(keys) = cache.get(recording_id) {
+        return Ok(*keys);
+    }
+    let keys: (i64, i64) = tx
+        .prepare_cached("SELECT key, experiment_key FROM recordings WHERE id = ?1")
+        .and_then(|mut stmt| stmt.query_row([recording_id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+        .map_err(map_error)?
+        .ok_or_else(|| StoreError::NotFound(format!("recording {recording_id}")))?;
+    cache.insert(recording_id.to_owned(), keys);
+    Ok(keys)
+}
+
+fn sensor_key(tx: &Transaction<'_>, cache: &mut HashMap<Arc<str>, i64>, sample: &NewSample) -> StoreResult<i64> {
+    if let Some(key) = cache.get(&*sample.sensor_id) {
+        return Ok(*key);
+    }
+    tx.prepare_cached("INSERT OR IGNORE INTO sensor_keys (sensor_id, sensor_type) VALUES (?1, ?2)")
+        .and_then(|mut stmt| stmt.execute(params![&*sample.sensor_id, &*sample.sensor_type]))
+        .map_err(map_error)?;
+    let key: i64 = tx
+        .prepare_cached("SELECT key FROM sensor_keys WHERE sensor_id = ?1")
+        .and_then(|mut stmt| stmt.query_row([&*sample.sensor_id], |r| r.get(0)))
+        .map_err(map_error)?;
+    cache.insert(sample.sensor_id.clone(), key);
+    Ok(key)
+}
+
+/// The filter every sample read shares; parameters ?1..?5 as bound by [`filter_params`].
+const FILTER: &str = "s.experiment = (SELECT key FROM experiments WHERE id = ?1)
+    AND s.ts >= ?2 AND s.ts < ?3
+    AND (?4 IS NULL OR k.sensor_type IN (SELECT value FROM json_each(?4)))
+    AND (?5 IS NULL OR r.participant_id IN (SELECT value FROM json_each(?5)))";
+
+const JOINS: &str = "samples s JOIN sensor_keys k ON k.key = s.sensor JOIN recordings r ON r.key = s.recording";
+
+fn json_list(values: &[String]) -> Option<String> {
+    (!values.is_empty()).then(|| serde_json::Value::from(values.to_vec()).to_string())
+}
+
+fn filter_params(query: &SampleQuery) -> (String, i64, i64, Option<String>, Option<String>) {
+    (
+        query.experiment_id.clone(),
+        query.from_ns.unwrap_or(i64::MIN),
+        query.to_ns.unwrap_or(i64::MAX),
+        json_list(&query.sensor_types),
+        json_list(&query.participant_ids),
+    )
+}
+
+pub(super) fn count(conn: &Connection, query: &SampleQuery) -> StoreResult<u64> {
+    let (experiment, from, to, types, participants) = filter_params(query);
+    let sql = format!("SELECT COUNT(*) FROM {JOINS} WHERE {FILTER}");
+    let count: i64 = conn
+        .prepare_cached(&sql)
+        .and_then(|mut stmt| stmt.query_row(params![experiment, from, to, types, participants], |r| r.get(0)))
+        .map_err(map_error)?;
+    Ok(count as u64)
+}
+
+pub(super) fn stats(conn: &Connection, experiment_id: &str) -> StoreResult<Vec<SampleStat>> {
+    let sql = format!(
+        "SELECT r.participant_id, s.ts / 86400000000000, k.sensor_type, COUNT(*) FROM {JOINS}
+         WHERE s.experiment = (SELECT key FROM experiments WHERE id = ?1) GROUP BY 1, 2, 3"
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(map_error)?;
+    let rows = stmt
+        .query_map([experiment_id], |r| {
+            Ok(SampleStat {
+                participant_id: r.get(0)?,
+                date: day_to_date(r.get(1)?),
+                sensor_type: r.get(2)?,
+                count: r.get::<_, i64>(3)? as u64,
+            })
+        })
+        .map_err(map_error)?;
+    let mut stats = rows.collect::<Result<Vec<_>, _>>().map_err(map_error)?;
+    stats.sort();
+    Ok(stats)
+}
+
+/// One chunk request: the query and the (ts, rowid) of the last row already returned.
+#[derive(Clone)]
+pub(super) struct ChunkQuery {
+    query: Arc<SampleQuery>,
+    after: (i64, i64),
+}
+
+pub(super) fn stream<F, Fut>(query: SampleQuery, fetch: F) -> BoxStream<'static, StoreResult<Vec<StoredSample>>>
+where
+    F: Fn(ChunkQuery) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = StoreResult<(Vec<StoredSample>, Option<(i64, i64)>)>> + Send + 'static,
+{
+    let query = Arc::new(query);
+    keyset_stream(move |after: Option<(i64, i64)>| fetch(ChunkQuery { query: query.clone(), after: after.unwrap_or((i64::MIN, i64::MIN)) }))
+}
+
+pub(super) fn read_chunk(conn: &Connection, chunk: &ChunkQuery) -> StoreResult<(Vec<StoredSample>, Option<(i64, i64)>)> {
+    let (experiment, from, to, types, participants) = filter_params(&chunk.query);
+    let sql = format!(
+        "SELECT s.rowid, s.ts, s.received_at, s.sample_id, s.vals, k.sensor_id, k.sensor_type, r.id, r.participant_id, r.task_id
+         FROM {JOINS} WHERE {FILTER} AND (s.ts, s.rowid) > (?6, ?7) ORDER BY s.ts, s.rowid LIMIT ?8"
+    );
+    let mut stmt = conn.prepare_cached(&sql).map_err(map_error)?;
+    let mut last = None;
+    let rows = stmt
+        .query_map(params![experiment, from, to, types, participants, chunk.after.0, chunk.after.1, SAMPLE_CHUNK as i64], |r| {
+            let rowid: i64 = r.get(0)?;
+            let ts: i64 = r.get(1)?;
+            Ok((
+                (ts, rowid),
+                StoredSample {
+                    ts,
+                    received_at: r.get(2)?,
+                    sample_id: r.get(3)?,
+                    values: r.get(4)?,
+                    sensor_id: r.get(5)?,
+                    sensor_type: r.get(6)?,
+                    recording_id: r.get(7)?,
+                    participant_id: r.get(8)?,
+                    task_id: r.get(9)?,
+                },
+            ))
+        })
+        .map_err(map_error)?;
+    let mut samples = Vec::with_capacity(SAMPLE_CHUNK);
+    for row in rows {
+        let (cursor, sample) = row.map_err(map_error)?;
+        last = Some(cursor);
+        samples.push(sample);
+    }
+    Ok((samples, last))
+}
+
+pub(super) fn delete(tx: &Transaction<'_>, experiment_id: &str) -> StoreResult<u64> {
+    let key: Option<i64> =
+        tx.query_row("SELECT key FROM experiments WHERE id = ?1", [experiment_id], |r| r.get(0)).optional().map_err(map_error)?;
+    let Some(key) = key else { return Err(StoreError::NotFound("experiment".into())) };
+    let deleted = tx.execute("DELETE FROM samples WHERE experiment = ?1", [key]).map_err(map_error)?;
+    tx.execute("UPDATE recordings SET sample_count = 0, last_received_at = NULL WHERE experiment_key = ?1", [key]).map_err(map_error)?;
+    Ok(deleted as u64)
+}

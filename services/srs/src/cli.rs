@@ -1,0 +1,91 @@
+//! Command-line interface. Every command reads the same settings as the services
+//! (`config/`, `SRS__SECTION__KEY`), with `--data-dir` and `--listen` on top.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use srs_common::Settings;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "srs", version, about = "SRS — Sensor Recording System: all services in one process, and the admin CLI")]
+pub struct Cli {
+    /// Data directory (SQLite database, generated JWT keys, exports); overrides `data.dir`.
+    #[arg(long, global = true, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run every service in one process on one port.
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
+        #[arg(long, value_name = "ADDR")]
+        listen: Option<SocketAddr>,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Manage JWT signing keys.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Create a user in the configured store.
+    Add {
+        #[arg(long)]
+        username: String,
+        /// admin, experimenter or operator.
+        #[arg(long)]
+        role: srs_common::model::Role,
+        #[arg(long)]
+        email: Option<String>,
+        /// Read the password from standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum KeysCommand {
+    /// Write a new Ed25519 JWT key pair (private.pem, public.pem) into DIR.
+    Generate {
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = Settings::load()?;
+    if let Some(dir) = cli.data_dir {
+        settings.data.dir = dir;
+    }
+    match cli.command {
+        Command::Serve { listen } => {
+            if let Some(listen) = listen {
+                settings.server.listen = listen;
+            }
+            crate::serve::serve(settings).await
+        }
+        Command::User { command: UserCommand::Add { username, role, email, password_stdin } } => {
+            crate::users::add(&settings, username, role, email, password_stdin).await
+        }
+        Command::Keys { command: KeysCommand::Generate { out } } => {
+            let (private, public) = (out.join("private.pem"), out.join("public.pem"));
+            if private.exists() || public.exists() {
+                anyhow::bail!("{} already holds a key pair; refusing to overwrite it", out.display());
+            }
+            srs_common::auth::keys::write_pair(&private, &public).with_context(|| format!("cannot write keys to {}", out.display()))?;
+            println!("wrote {} and {}", private.display(), public.display());
+            Ok(())
+        }
+    }
+}
