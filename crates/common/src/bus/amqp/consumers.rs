@@ -18,6 +18,8 @@ pub(super) struct SubscriptionSpec {
     pub(super) patterns: Vec<String>,
     pub(super) sender: mpsc::Sender<Event>,
     pub(super) cancel: CancellationToken,
+    /// Told once the first consumer is bound, so `subscribe` returns only when events flow.
+    pub(super) bound: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
 }
 
 pub(super) struct WorkerSpec {
@@ -77,6 +79,9 @@ async fn run_subscription(spec: &SubscriptionSpec, connected: &Connected) -> any
     }
     channel.basic_qos(SUBSCRIPTION_PREFETCH, BasicQosOptions::default()).await?;
     let mut deliveries = channel.basic_consume(queue_name, "".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+    if let Some(bound) = spec.bound.lock().ok().and_then(|mut bound| bound.take()) {
+        let _ = bound.send(());
+    }
     loop {
         let delivery = tokio::select! {
             _ = spec.cancel.cancelled() => break,

@@ -147,11 +147,14 @@ impl Bus for AmqpBus {
         let (sender, receiver) = mpsc::channel(SUBSCRIPTION_BUFFER);
         let cancel = self.supervisor.shutdown.child_token();
         let patterns = patterns.iter().map(|p| p.to_string()).collect();
-        self.supervisor.register(consumers::Consumer::Subscription(Arc::new(consumers::SubscriptionSpec {
-            patterns,
-            sender,
-            cancel: cancel.clone(),
-        })));
+        let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
+        let spec = consumers::SubscriptionSpec { patterns, sender, cancel: cancel.clone(), bound: std::sync::Mutex::new(Some(bound_tx)) };
+        self.supervisor.register(consumers::Consumer::Subscription(Arc::new(spec)));
+        // While connected, return once the queue is bound so no event published after
+        // `subscribe` returns is missed; while disconnected, it binds on reconnect.
+        if self.supervisor.is_connected() {
+            let _ = tokio::time::timeout(self.supervisor.options.publish_timeout, bound_rx).await;
+        }
         Ok(Subscription::new(receiver, cancel))
     }
 

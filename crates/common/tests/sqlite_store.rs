@@ -1,0 +1,69 @@
+//! SQLite-only properties: the file survives reopening (migrations are idempotent), and
+//! several processes — here, independent store instances — can write the same file at once.
+
+use srs_common::model::*;
+use srs_common::store::sqlite::SqliteStore;
+use srs_common::store::Store;
+use srs_common::time::now;
+use std::sync::Arc;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reopening_keeps_data_and_several_writers_share_the_file() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("nested/srs.db");
+    let first = SqliteStore::open(&path).await.expect("open");
+    let experiment = Experiment {
+        id: new_id(),
+        name: "e".into(),
+        description: String::new(),
+        owner_id: "o".into(),
+        sensor_config_id: "c".into(),
+        tasks: vec![],
+        operators: vec![],
+        participants: vec![Participant { id: new_id(), code: "P1".into(), attributes: Default::default() }],
+        created_at: now(),
+        version: 0,
+    };
+    first.insert_experiment(&experiment).await.expect("insert");
+    let recording = Recording {
+        id: new_id(),
+        experiment_id: experiment.id.clone(),
+        participant_id: experiment.participants[0].id.clone(),
+        task_id: None,
+        started_at: now(),
+        stopped_at: None,
+    };
+    first.start_recording(&recording).await.expect("start");
+    let stamp = Arc::new(recording.stamp());
+
+    // A second, independent instance on the same file, as another process would open it.
+    let second = SqliteStore::open(&path).await.expect("open again");
+    let writers = [first.clone(), second.clone()].into_iter().enumerate().map(|(w, store)| {
+        let stamp = stamp.clone();
+        tokio::spawn(async move {
+            for batch in 0..20i64 {
+                let samples: Vec<NewSample> = (0..100i64)
+                    .map(|i| NewSample {
+                        sensor_id: Arc::from(format!("imu-{w}").as_str()),
+                        sensor_type: Arc::from("imu"),
+                        ts: 1_800_000_000_000_000_000 + batch * 1_000 + i,
+                        received_at: 1,
+                        sample_id: None,
+                        values: "{}".into(),
+                        stamp: stamp.clone(),
+                    })
+                    .collect();
+                store.insert_samples(&samples).await.expect("concurrent insert");
+            }
+        })
+    });
+    for writer in writers.collect::<Vec<_>>() {
+        writer.await.expect("writer");
+    }
+    drop((first, second));
+    let reopened = SqliteStore::open(&path).await.expect("reopen");
+    let query = SampleQuery { experiment_id: experiment.id.clone(), ..Default::default() };
+    assert_eq!(reopened.count_samples(&query).await.expect("count"), 4_000);
+    assert_eq!(reopened.count_recording_samples(&recording.id).await.expect("count"), 4_000);
+    assert_eq!(reopened.running_recording().await.expect("running").map(|r| r.id), Some(recording.id));
+}

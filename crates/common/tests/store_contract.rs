@@ -1,0 +1,460 @@
+//! The store contract: every backend must pass every check here. Always runs against SQLite;
+//! runs against MongoDB when `SRS_TEST_MONGODB_URI` is set (each test in a fresh database).
+
+use futures_util::TryStreamExt;
+use srs_common::model::*;
+use srs_common::store::{DynStore, StoreError, SAMPLE_CHUNK};
+use srs_common::time::{now, to_ns, Timestamp};
+use std::sync::Arc;
+
+async fn sqlite_store() -> (DynStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let store = srs_common::store::sqlite::SqliteStore::open(&dir.path().join("srs.db")).await.expect("open sqlite");
+    (Arc::new(store), dir)
+}
+
+async fn mongo_store() -> Option<srs_common::store::mongo::MongoStore> {
+    let uri = std::env::var("SRS_TEST_MONGODB_URI").ok().filter(|u| !u.is_empty())?;
+    let database = format!("srs_test_{}", new_id().replace('-', ""));
+    let store = srs_common::store::mongo::MongoStore::connect(&uri, &database).await.expect("connect to SRS_TEST_MONGODB_URI");
+    Some(store)
+}
+
+macro_rules! contract {
+    ($($check:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $check() {
+                    let (store, _dir) = super::sqlite_store().await;
+                    super::$check(store).await;
+                }
+            )*
+        }
+        mod mongodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $check() {
+                    let Some(mongo) = super::mongo_store().await else {
+                        eprintln!("SRS_TEST_MONGODB_URI is not set: the MongoDB contract suite runs in the GitLab pipeline");
+                        return;
+                    };
+                    super::$check(std::sync::Arc::new(mongo.clone())).await;
+                    let _ = mongo.database().drop().await;
+                }
+            )*
+        }
+    };
+}
+
+contract!(
+    users_are_unique_by_username,
+    device_tokens_are_found_by_hash_and_revoked,
+    sensor_configs_round_trip,
+    experiment_updates_are_atomic,
+    exactly_one_experiment_is_active,
+    at_most_one_recording_runs,
+    logbook_and_progress,
+    export_records,
+    samples_are_deduplicated,
+    samples_stream_in_time_order_with_filters,
+    sample_stats_and_deletion,
+);
+
+fn user(name: &str) -> User {
+    User {
+        id: new_id(),
+        username: name.into(),
+        role: Role::Experimenter,
+        email: None,
+        password_hash: "$argon2id$x".into(),
+        created_at: now(),
+    }
+}
+
+fn experiment(owner: &str) -> Experiment {
+    Experiment {
+        id: new_id(),
+        name: "Sleep study".into(),
+        description: String::new(),
+        owner_id: owner.into(),
+        sensor_config_id: new_id(),
+        tasks: vec![Task { id: new_id(), name: "rest".into(), description: String::new() }],
+        operators: vec![],
+        participants: vec![
+            Participant { id: new_id(), code: "P01".into(), attributes: Default::default() },
+            Participant { id: new_id(), code: "P02".into(), attributes: Default::default() },
+        ],
+        created_at: now(),
+        version: 0,
+    }
+}
+
+fn recording(experiment: &Experiment, participant: usize) -> Recording {
+    Recording {
+        id: new_id(),
+        experiment_id: experiment.id.clone(),
+        participant_id: experiment.participants[participant].id.clone(),
+        task_id: Some(experiment.tasks[0].id.clone()),
+        started_at: now(),
+        stopped_at: None,
+    }
+}
+
+fn at(text: &str) -> Timestamp {
+    text.parse().expect("valid time")
+}
+
+fn sample(stamp: &Arc<RecordingStamp>, sensor: &str, sensor_type: &str, ts: i64, id: Option<&str>) -> NewSample {
+    NewSample {
+        sensor_id: Arc::from(sensor),
+        sensor_type: Arc::from(sensor_type),
+        ts,
+        received_at: ts + 1_000,
+        sample_id: id.map(str::to_owned),
+        values: format!("{{\"level\":{}}}", ts % 1000),
+        stamp: stamp.clone(),
+    }
+}
+
+async fn users_are_unique_by_username(store: DynStore) {
+    let alice = user("alice");
+    store.insert_user(&alice).await.expect("insert");
+    assert_eq!(store.insert_user(&user("alice")).await, Err(StoreError::Duplicate("user".into())));
+    assert_eq!(store.get_user(&alice.id).await.expect("get"), Some(alice.clone()));
+    assert_eq!(store.find_user_by_username("alice").await.expect("find").map(|u| u.id), Some(alice.id.clone()));
+    assert_eq!(store.find_user_by_username("nobody").await.expect("find"), None);
+
+    let bob = user("bob");
+    store.insert_user(&bob).await.expect("insert bob");
+    let mut renamed = bob.clone();
+    renamed.username = "alice".into();
+    assert_eq!(store.update_user(&renamed).await, Err(StoreError::Duplicate("user".into())));
+    renamed.username = "robert".into();
+    renamed.role = Role::Operator;
+    store.update_user(&renamed).await.expect("update");
+    assert_eq!(store.get_user(&bob.id).await.expect("get"), Some(renamed));
+    assert_eq!(store.list_users().await.expect("list").len(), 2);
+
+    store.delete_user(&alice.id).await.expect("delete");
+    assert_eq!(store.delete_user(&alice.id).await, Err(StoreError::NotFound("user".into())));
+    assert_eq!(store.update_user(&alice).await, Err(StoreError::NotFound("user".into())));
+    assert_eq!(store.list_users().await.expect("list").len(), 1);
+}
+
+async fn device_tokens_are_found_by_hash_and_revoked(store: DynStore) {
+    let token = DeviceToken { id: new_id(), sensor_id: "door-1".into(), token_hash: "ab".repeat(32), created_at: now(), revoked_at: None };
+    store.insert_device_token(&token).await.expect("insert");
+    assert_eq!(store.find_device_token(&token.token_hash).await.expect("find"), Some(token.clone()));
+    assert_eq!(store.find_device_token("cd").await.expect("find"), None);
+    assert_eq!(store.revoke_device_token("door-2", &token.id, now()).await, Err(StoreError::NotFound("device token".into())));
+    let revoked_at = at("2026-11-23T10:00:00Z");
+    store.revoke_device_token("door-1", &token.id, revoked_at).await.expect("revoke");
+    let found = store.find_device_token(&token.token_hash).await.expect("find").expect("still there");
+    assert_eq!(found.revoked_at, Some(revoked_at));
+    assert_eq!(store.list_device_tokens().await.expect("list").len(), 1);
+}
+
+async fn sensor_configs_round_trip(store: DynStore) {
+    let mut config = SensorConfig {
+        id: new_id(),
+        name: "default".into(),
+        sensors: vec![ConfiguredSensor { id: "door-1".into(), sensor_type: "door".into(), name: "Lab door".into(), enabled: true }],
+        created_at: now(),
+        updated_at: now(),
+    };
+    store.insert_sensor_config(&config).await.expect("insert");
+    config.sensors[0].enabled = false;
+    store.update_sensor_config(&config).await.expect("update");
+    assert_eq!(store.get_sensor_config(&config.id).await.expect("get"), Some(config.clone()));
+    assert_eq!(store.list_sensor_configs().await.expect("list"), vec![config.clone()]);
+    config.id = new_id();
+    assert_eq!(store.update_sensor_config(&config).await, Err(StoreError::NotFound("sensor config".into())));
+}
+
+async fn experiment_updates_are_atomic(store: DynStore) {
+    let experiment = experiment("owner");
+    store.insert_experiment(&experiment).await.expect("insert");
+    assert_eq!(store.insert_experiment(&experiment).await, Err(StoreError::Duplicate("experiment".into())));
+
+    // Eight concurrent attempts to add the same participant code: exactly one wins.
+    let mut attempts = Vec::new();
+    for _ in 0..8 {
+        let (store, id) = (store.clone(), experiment.id.clone());
+        attempts.push(tokio::spawn(async move {
+            store
+                .update_experiment(&id, &|e: &mut Experiment| {
+                    if e.participants.iter().any(|p| p.code == "P03") {
+                        return Err(StoreError::Duplicate("participant code".into()));
+                    }
+                    e.participants.push(Participant { id: new_id(), code: "P03".into(), attributes: Default::default() });
+                    Ok(())
+                })
+                .await
+        }));
+    }
+    let mut won = 0;
+    for attempt in attempts {
+        match attempt.await.expect("task") {
+            Ok(_) => won += 1,
+            Err(error) => assert_eq!(error, StoreError::Duplicate("participant code".into())),
+        }
+    }
+    assert_eq!(won, 1);
+    let stored = store.get_experiment(&experiment.id).await.expect("get").expect("exists");
+    assert_eq!(stored.participants.iter().filter(|p| p.code == "P03").count(), 1);
+    assert_eq!(stored.version, 1);
+
+    let renamed = store
+        .update_experiment(&experiment.id, &|e: &mut Experiment| {
+            e.name = "Renamed".into();
+            Ok(())
+        })
+        .await
+        .expect("rename");
+    assert_eq!((renamed.name.as_str(), renamed.version), ("Renamed", 2));
+    let missing = store.update_experiment("nope", &|_: &mut Experiment| Ok(())).await;
+    assert_eq!(missing, Err(StoreError::NotFound("experiment".into())));
+    assert_eq!(store.list_experiments().await.expect("list").len(), 1);
+}
+
+async fn exactly_one_experiment_is_active(store: DynStore) {
+    let (first, second) = (experiment("o"), experiment("o"));
+    store.insert_experiment(&first).await.expect("insert");
+    store.insert_experiment(&second).await.expect("insert");
+    assert_eq!(store.active_experiment_id().await.expect("active"), None);
+    assert_eq!(store.set_active_experiment(Some(&first.id)).await.expect("activate"), None);
+    assert_eq!(store.set_active_experiment(Some(&second.id)).await.expect("activate"), Some(first.id.clone()));
+    assert_eq!(store.active_experiment_id().await.expect("active"), Some(second.id.clone()));
+    assert_eq!(store.set_active_experiment(Some("nope")).await, Err(StoreError::NotFound("experiment".into())));
+    assert_eq!(store.active_experiment_id().await.expect("active"), Some(second.id.clone()));
+    assert_eq!(store.set_active_experiment(None).await.expect("deactivate"), Some(second.id));
+    assert_eq!(store.active_experiment_id().await.expect("active"), None);
+}
+
+async fn at_most_one_recording_runs(store: DynStore) {
+    let experiment = experiment("o");
+    store.insert_experiment(&experiment).await.expect("insert");
+    // Two concurrent starts: exactly one succeeds, the other conflicts.
+    let (a, b) = (recording(&experiment, 0), recording(&experiment, 1));
+    let (ra, rb) = tokio::join!(store.start_recording(&a), store.start_recording(&b));
+    let results = [ra, rb];
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1, "{results:?}");
+    assert!(results.iter().any(|r| matches!(r, Err(StoreError::Conflict(_)))), "{results:?}");
+    let running = store.running_recording().await.expect("running").expect("one runs");
+    assert!(running.id == a.id || running.id == b.id);
+
+    let stopped_at = at("2026-11-23T12:00:00Z");
+    let stopped = store.stop_recording(&running.id, stopped_at).await.expect("stop");
+    assert_eq!(stopped.stopped_at, Some(stopped_at));
+    assert!(matches!(store.stop_recording(&running.id, stopped_at).await, Err(StoreError::Conflict(_))));
+    assert_eq!(store.stop_recording("nope", stopped_at).await, Err(StoreError::NotFound("recording".into())));
+    assert_eq!(store.running_recording().await.expect("running"), None);
+
+    let next = recording(&experiment, 1);
+    store.start_recording(&next).await.expect("a new recording may start once the old one stopped");
+    assert_eq!(store.get_recording(&next.id).await.expect("get"), Some(next.clone()));
+    let listed: Vec<String> = store.list_recordings(&experiment.id).await.expect("list").into_iter().map(|r| r.id).collect();
+    assert_eq!(listed, vec![running.id.clone(), next.id.clone()]);
+    let mut orphan = recording(&experiment, 0);
+    orphan.experiment_id = "nope".into();
+    assert_eq!(store.start_recording(&orphan).await, Err(StoreError::NotFound("experiment".into())));
+}
+
+async fn logbook_and_progress(store: DynStore) {
+    let experiment = experiment("o");
+    store.insert_experiment(&experiment).await.expect("insert");
+    for (i, message) in ["electrodes on", "baseline done", "participant sneezed"].iter().enumerate() {
+        let entry = LogEntry {
+            id: new_id(),
+            experiment_id: experiment.id.clone(),
+            at: at(&format!("2026-11-23T10:0{i}:00Z")),
+            author: "op".into(),
+            message: (*message).into(),
+            recording_id: None,
+        };
+        store.append_log(&entry).await.expect("append");
+    }
+    let messages: Vec<String> = store.list_log(&experiment.id).await.expect("list").into_iter().map(|e| e.message).collect();
+    assert_eq!(messages, vec!["electrodes on", "baseline done", "participant sneezed"]);
+    assert!(store.list_log("other").await.expect("list").is_empty());
+
+    let mut progress = Progress {
+        experiment_id: experiment.id.clone(),
+        participant_id: experiment.participants[0].id.clone(),
+        task_id: experiment.tasks[0].id.clone(),
+        status: ProgressStatus::InProgress,
+        note: None,
+        updated_at: now(),
+        updated_by: "op".into(),
+    };
+    store.put_progress(&progress).await.expect("put");
+    progress.status = ProgressStatus::Done;
+    progress.note = Some("all good".into());
+    store.put_progress(&progress).await.expect("replace");
+    assert_eq!(store.list_progress(&experiment.id).await.expect("list"), vec![progress]);
+}
+
+async fn export_records(store: DynStore) {
+    let mut first = ExportRecord {
+        id: new_id(),
+        experiment_id: "e1".into(),
+        filter: ExportFilter { participant_ids: vec!["p".into()], from: Some("2026-11-01".into()), to: None, sensor_types: vec![] },
+        status: ExportStatus::Queued,
+        rows_written: 0,
+        rows_total: 10,
+        error: None,
+        files: vec![],
+        created_at: now(),
+        finished_at: None,
+        covers_received_until: None,
+    };
+    store.insert_export(&first).await.expect("insert");
+    let second = ExportRecord { id: new_id(), experiment_id: "e2".into(), ..first.clone() };
+    store.insert_export(&second).await.expect("insert");
+    first.status = ExportStatus::Done;
+    first.files.push(ExportFile { path: "manifest.json".into(), rows: 0, bytes: 10, sha256: "00".repeat(32) });
+    first.covers_received_until = Some(42);
+    store.update_export(&first).await.expect("update");
+    assert_eq!(store.get_export(&first.id).await.expect("get"), Some(first.clone()));
+    let all: Vec<String> = store.list_exports(None).await.expect("list").into_iter().map(|e| e.id).collect();
+    assert_eq!(all, vec![second.id.clone(), first.id.clone()], "newest first");
+    assert_eq!(store.list_exports(Some("e1")).await.expect("list"), vec![first]);
+}
+
+async fn start(store: &DynStore, experiment: &Experiment, participant: usize) -> Arc<RecordingStamp> {
+    if store.running_recording().await.expect("running").is_some() {
+        let running = store.running_recording().await.expect("running").expect("some");
+        store.stop_recording(&running.id, now()).await.expect("stop");
+    }
+    let recording = recording(experiment, participant);
+    store.start_recording(&recording).await.expect("start");
+    Arc::new(recording.stamp())
+}
+
+async fn samples_are_deduplicated(store: DynStore) {
+    let experiment = experiment("o");
+    store.insert_experiment(&experiment).await.expect("insert");
+    let stamp = start(&store, &experiment, 0).await;
+    let base = to_ns(&at("2026-11-23T10:00:00Z"));
+    let batch = vec![
+        sample(&stamp, "ecg-1", "ecg", base, Some("ecg-1:1")),
+        sample(&stamp, "ecg-1", "ecg", base + 1, Some("ecg-1:2")),
+        sample(&stamp, "ecg-1", "ecg", base + 2, Some("ecg-1:1")), // same id inside the batch
+        sample(&stamp, "door-1", "door", base, None),
+        sample(&stamp, "door-1", "door", base, None), // same ts without id inside the batch
+        sample(&stamp, "ecg-2", "ecg", base, Some("ecg-1:1")), // same id, other sensor: distinct
+    ];
+    let outcome = store.insert_samples(&batch).await.expect("insert");
+    assert_eq!(outcome.stored, vec![true, true, false, true, false, true]);
+    assert_eq!((outcome.stored_count(), outcome.duplicate_count()), (4, 2));
+
+    // A retried request is stored once.
+    let retry = store.insert_samples(&batch).await.expect("retry");
+    assert_eq!(retry.stored_count(), 0);
+    // An id-less sample and an id'd one at the same ts do not collide.
+    let mixed = store.insert_samples(&[sample(&stamp, "ecg-1", "ecg", base, None)]).await.expect("insert");
+    assert_eq!(mixed.stored, vec![true]);
+
+    let query = SampleQuery { experiment_id: experiment.id.clone(), ..Default::default() };
+    assert_eq!(store.count_samples(&query).await.expect("count"), 5);
+    assert_eq!(store.count_recording_samples(&stamp.recording_id).await.expect("count"), 5);
+    assert_eq!(
+        store.latest_received_at(&experiment.id).await.expect("latest"),
+        Some(base + 1 + 1_000),
+        "the newest stored sample; the in-batch duplicate was not stored"
+    );
+    assert_eq!(store.latest_received_at("nope").await.expect("latest"), None);
+    assert_eq!(store.count_recording_samples("nope").await, Err(StoreError::NotFound("recording".into())));
+    let mut orphan = (*stamp).clone();
+    orphan.recording_id = "nope".into();
+    assert!(store.insert_samples(&[sample(&Arc::new(orphan), "ecg-1", "ecg", base + 99, None)]).await.is_err());
+    assert_eq!(store.count_samples(&query).await.expect("count"), 5, "a failed batch stores nothing");
+}
+
+async fn samples_stream_in_time_order_with_filters(store: DynStore) {
+    let experiment = experiment("o");
+    store.insert_experiment(&experiment).await.expect("insert");
+    let day1 = to_ns(&at("2026-11-22T23:59:59.999Z"));
+    let first = start(&store, &experiment, 0).await;
+    // More than two chunks, written newest first so that insertion order is not time order.
+    let total = SAMPLE_CHUNK * 2 + 100;
+    let mut batch: Vec<NewSample> =
+        (0..total as i64).rev().map(|i| sample(&first, "imu-left", "imu", day1 + i * 1_000_000, None)).collect();
+    // Equal timestamps on two sensors must both come back.
+    batch.push(sample(&first, "door-1", "door", day1, None));
+    for chunk in batch.chunks(1_000) {
+        store.insert_samples(chunk).await.expect("insert");
+    }
+    let second = start(&store, &experiment, 1).await;
+    store.insert_samples(&[sample(&second, "ecg-1", "ecg", day1 + 5, Some("x"))]).await.expect("insert");
+
+    let query = SampleQuery { experiment_id: experiment.id.clone(), ..Default::default() };
+    let chunks: Vec<Vec<StoredSample>> = store.stream_samples(query.clone()).try_collect().await.expect("stream");
+    assert!(chunks.iter().all(|c| c.len() <= SAMPLE_CHUNK));
+    let all: Vec<StoredSample> = chunks.into_iter().flatten().collect();
+    assert_eq!(all.len(), total + 2);
+    assert!(all.windows(2).all(|w| w[0].ts <= w[1].ts), "rows are sorted by ts");
+    let ecg = all.iter().find(|s| s.sensor_id == "ecg-1").expect("ecg sample");
+    assert_eq!(
+        (ecg.sample_id.as_deref(), ecg.participant_id.as_str(), ecg.recording_id.as_str()),
+        (Some("x"), second.participant_id.as_str(), second.recording_id.as_str())
+    );
+    assert_eq!(ecg.task_id, second.task_id);
+    let value: serde_json::Value = serde_json::from_str(&ecg.values).expect("values are JSON");
+    assert!(value["level"].is_number());
+
+    let only = |q: SampleQuery| {
+        let store = store.clone();
+        async move {
+            let rows: Vec<Vec<StoredSample>> = store.stream_samples(q.clone()).try_collect().await.expect("stream");
+            let count = store.count_samples(&q).await.expect("count");
+            let rows: Vec<StoredSample> = rows.into_iter().flatten().collect();
+            assert_eq!(rows.len() as u64, count, "count agrees with the stream");
+            rows
+        }
+    };
+    let doors = only(SampleQuery { sensor_types: vec!["door".into()], ..query.clone() }).await;
+    assert_eq!(doors.len(), 1);
+    let second_participant = only(SampleQuery { participant_ids: vec![second.participant_id.clone()], ..query.clone() }).await;
+    assert_eq!(second_participant.len(), 1);
+    let day2 = to_ns(&at("2026-11-23T00:00:00Z"));
+    let first_day = only(SampleQuery { to_ns: Some(day2), ..query.clone() }).await;
+    assert_eq!(first_day.len(), 3, "the door, the ecg and the first imu sample are before midnight");
+    let second_day = only(SampleQuery { from_ns: Some(day2), ..query.clone() }).await;
+    assert_eq!(second_day.len(), total - 1);
+    assert!(only(SampleQuery { experiment_id: "nope".into(), ..query }).await.is_empty());
+}
+
+async fn sample_stats_and_deletion(store: DynStore) {
+    let (experiment, other) = (experiment("o"), experiment("o"));
+    store.insert_experiment(&experiment).await.expect("insert");
+    store.insert_experiment(&other).await.expect("insert");
+    let late = to_ns(&at("2026-11-22T23:00:00Z"));
+    let stamp = start(&store, &experiment, 0).await;
+    let batch: Vec<NewSample> = (0..10).map(|i| sample(&stamp, "co2-1", "co2", late + i * 720_000_000_000, None)).collect();
+    store.insert_samples(&batch).await.expect("insert");
+    let other_stamp = start(&store, &other, 0).await;
+    store.insert_samples(&[sample(&other_stamp, "co2-1", "co2", late - 1, None)]).await.expect("insert");
+
+    let stats = store.sample_stats(&experiment.id).await.expect("stats");
+    let participant = stamp.participant_id.clone();
+    assert_eq!(
+        stats,
+        vec![
+            SampleStat { participant_id: participant.clone(), date: "2026-11-22".into(), sensor_type: "co2".into(), count: 5 },
+            SampleStat { participant_id: participant, date: "2026-11-23".into(), sensor_type: "co2".into(), count: 5 },
+        ]
+    );
+    assert_eq!(store.delete_samples(&experiment.id).await.expect("delete"), 10);
+    assert!(store.sample_stats(&experiment.id).await.expect("stats").is_empty());
+    assert_eq!(store.count_recording_samples(&stamp.recording_id).await.expect("count"), 0);
+    assert_eq!(
+        store.count_samples(&SampleQuery { experiment_id: other.id.clone(), ..Default::default() }).await.expect("count"),
+        1,
+        "other experiments keep their samples"
+    );
+    assert_eq!(store.delete_samples("nope").await, Err(StoreError::NotFound("experiment".into())));
+    // Deleted samples may be stored again (a re-import after a delete).
+    assert_eq!(store.insert_samples(&batch).await.expect("insert").stored_count(), 10);
+}
