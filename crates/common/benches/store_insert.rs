@@ -1,1 +1,170 @@
-fn main() {}
+//! Store benchmark (scripts/bench-store.sh): the same realistic samples inserted in batches of
+//! 1,000 through our SQLite store and through a plain rusqlite prepared-statement loop on the
+//! same schema and pragmas, in one run; prints rows/s of both and the ratio.
+//!
+//! SRS_BENCH_SAMPLES sets the number of samples (default 5,000,000).
+
+use srs_common::model::{new_id, Experiment, NewSample, Participant, Recording, RecordingStamp};
+use srs_common::store::sqlite::SqliteStore;
+use srs_common::store::Store;
+use std::sync::Arc;
+use std::time::Instant;
+
+const BATCH: usize = 1_000;
+const START_NS: i64 = 1_795_420_800_000_000_000; // 2026-11-23T00:00:00Z
+
+/// The lab's sensors and their rates: ECG at 250 Hz with ids, eye tracker at 120 Hz, two IMUs
+/// at 100 Hz, plus door and CO2 now and then — interleaved in time as ingest would commit them.
+fn realistic_samples(count: usize, stamp: &Arc<RecordingStamp>) -> Vec<NewSample> {
+    let sensors: [(&str, &str, u32); 5] =
+        [("ecg-1", "ecg", 250), ("eye-1", "eye_tracker", 120), ("imu-left", "imu", 100), ("imu-right", "imu", 100), ("co2-1", "co2", 1)];
+    let ids: Vec<(Arc<str>, Arc<str>)> = sensors.iter().map(|(id, kind, _)| (Arc::from(*id), Arc::from(*kind))).collect();
+    let mut samples = Vec::with_capacity(count);
+    let mut tick: i64 = 0;
+    while samples.len() < count {
+        // One millisecond of time: every sensor whose period divides it emits.
+        for (index, (_, _, hz)) in sensors.iter().enumerate() {
+            let period_ms = 1_000 / i64::from(*hz);
+            if tick % period_ms != 0 || samples.len() >= count {
+                continue;
+            }
+            let ts = START_NS + tick * 1_000_000 + index as i64;
+            let n = tick / period_ms;
+            let values = match index {
+                0 => format!(
+                    "{{\"lead_i\":{:.4},\"lead_ii\":{:.4},\"heart_rate\":{}}}",
+                    (n as f64 * 0.1).sin(),
+                    (n as f64 * 0.1).cos(),
+                    60 + n % 30
+                ),
+                1 => format!(
+                    "{{\"gaze_x\":{:.4},\"gaze_y\":{:.4},\"pupil_left\":3.1,\"pupil_right\":3.2,\"valid\":true}}",
+                    (n % 1000) as f64 / 1000.0,
+                    (n % 700) as f64 / 700.0
+                ),
+                2 | 3 => format!(
+                    "{{\"acc_x\":{:.3},\"acc_y\":0.02,\"acc_z\":9.81,\"gyro_x\":0.001,\"gyro_y\":{:.3},\"gyro_z\":0.0}}",
+                    (n % 100) as f64 / 50.0,
+                    (n % 17) as f64 / 10.0
+                ),
+                _ => format!("{{\"co2_ppm\":{},\"temperature\":21.5,\"humidity\":40.2}}", 420 + n % 50),
+            };
+            let (sensor_id, sensor_type) = ids[index].clone();
+            let sample_id = (index == 0).then(|| format!("ecg-1:{n}"));
+            samples.push(NewSample { sensor_id, sensor_type, ts, received_at: ts + 40_000_000, sample_id, values, stamp: stamp.clone() });
+        }
+        tick += 1;
+    }
+    samples
+}
+
+async fn prepared_store(path: &std::path::Path) -> (SqliteStore, Arc<RecordingStamp>) {
+    let store = SqliteStore::open(path).await.expect("open store");
+    let participant = Participant { id: new_id(), code: "P01".into(), attributes: Default::default() };
+    let experiment = Experiment {
+        id: new_id(),
+        name: "bench".into(),
+        description: String::new(),
+        owner_id: "o".into(),
+        sensor_config_id: "c".into(),
+        tasks: vec![],
+        operators: vec![],
+        participants: vec![participant.clone()],
+        created_at: srs_common::time::now(),
+        version: 0,
+    };
+    store.insert_experiment(&experiment).await.expect("experiment");
+    let recording = Recording {
+        id: new_id(),
+        experiment_id: experiment.id,
+        participant_id: participant.id,
+        task_id: None,
+        started_at: srs_common::time::now(),
+        stopped_at: None,
+    };
+    store.start_recording(&recording).await.expect("recording");
+    (store, Arc::new(recording.stamp()))
+}
+
+/// The baseline: a plain prepared-statement loop, one transaction per batch, on the very same
+/// schema and pragmas (the file is created by the store's own migrations).
+fn raw_loop(path: &std::path::Path, samples: &[NewSample]) -> f64 {
+    let mut conn = rusqlite::Connection::open(path).expect("open");
+    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;")
+        .expect("pragmas");
+    let (recording, experiment): (i64, i64) =
+        conn.query_row("SELECT key, experiment_key FROM recordings", [], |r| Ok((r.get(0)?, r.get(1)?))).expect("recording");
+    let sensors = ["ecg-1", "eye-1", "imu-left", "imu-right", "co2-1"];
+    for (key, sensor) in sensors.iter().enumerate() {
+        conn.execute(
+            "INSERT INTO sensor_keys (key, sensor_id, sensor_type) VALUES (?1, ?2, 'x')",
+            rusqlite::params![key as i64 + 1, sensor],
+        )
+        .expect("sensor");
+    }
+    let started = Instant::now();
+    for batch in samples.chunks(BATCH) {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).expect("begin");
+        {
+            let mut insert = tx
+                .prepare_cached("INSERT OR IGNORE INTO samples (experiment, recording, sensor, ts, received_at, sample_id, vals) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                .expect("prepare");
+            for sample in batch {
+                let sensor = sensors.iter().position(|s| **s == *sample.sensor_id).unwrap_or(0) as i64 + 1;
+                insert
+                    .execute(rusqlite::params![
+                        experiment,
+                        recording,
+                        sensor,
+                        sample.ts,
+                        sample.received_at,
+                        sample.sample_id,
+                        sample.values
+                    ])
+                    .expect("insert");
+            }
+        }
+        tx.commit().expect("commit");
+    }
+    samples.len() as f64 / started.elapsed().as_secs_f64()
+}
+
+async fn our_store(store: &SqliteStore, samples: Vec<NewSample>) -> f64 {
+    let total = samples.len();
+    let mut batches = Vec::with_capacity(total / BATCH + 1);
+    let mut iter = samples.into_iter();
+    loop {
+        let batch: Vec<NewSample> = iter.by_ref().take(BATCH).collect();
+        if batch.is_empty() {
+            break;
+        }
+        batches.push(batch);
+    }
+    let started = Instant::now();
+    let mut stored = 0;
+    for batch in batches {
+        stored += store.insert_samples(batch).await.expect("insert").stored_count();
+    }
+    let rate = total as f64 / started.elapsed().as_secs_f64();
+    assert_eq!(stored, total, "every sample is new");
+    rate
+}
+
+#[tokio::main]
+async fn main() {
+    let count: usize = std::env::var("SRS_BENCH_SAMPLES").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000_000);
+    let dir = tempfile::tempdir().expect("tempdir");
+    println!("store insert benchmark: {count} realistic samples, batches of {BATCH}, SQLite WAL synchronous=NORMAL, dedup indexes on");
+
+    let (raw_store, raw_stamp) = prepared_store(&dir.path().join("raw.db")).await;
+    drop(raw_store);
+    let samples = realistic_samples(count, &raw_stamp);
+    let raw = raw_loop(&dir.path().join("raw.db"), &samples);
+    drop(samples);
+    println!("  raw rusqlite prepared-statement loop: {raw:>12.0} rows/s");
+
+    let (store, stamp) = prepared_store(&dir.path().join("store.db")).await;
+    let ours = our_store(&store, realistic_samples(count, &stamp)).await;
+    println!("  SRS SqliteStore::insert_samples:      {ours:>12.0} rows/s");
+    println!("  ratio store / raw loop:               {:>12.2}x  (aim: 0.80x or better)", ours / raw);
+}

@@ -122,7 +122,9 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after_secs {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        if self.status.is_server_error() {
+        // 503s are expected while a dependency is down (readiness probes ask every few
+        // seconds); they are reported by /readyz, not logged per request.
+        if self.status.is_server_error() && self.status != StatusCode::SERVICE_UNAVAILABLE {
             tracing::error!(error.code = self.code, error.detail = %self.detail, "request failed");
         }
         response.json(self.problem())

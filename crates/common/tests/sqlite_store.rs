@@ -53,7 +53,7 @@ async fn reopening_keeps_data_and_several_writers_share_the_file() {
                         stamp: stamp.clone(),
                     })
                     .collect();
-                store.insert_samples(&samples).await.expect("concurrent insert");
+                store.insert_samples(samples).await.expect("concurrent insert");
             }
         })
     });

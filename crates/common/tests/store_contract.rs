@@ -345,15 +345,15 @@ async fn samples_are_deduplicated(store: DynStore) {
         sample(&stamp, "door-1", "door", base, None), // same ts without id inside the batch
         sample(&stamp, "ecg-2", "ecg", base, Some("ecg-1:1")), // same id, other sensor: distinct
     ];
-    let outcome = store.insert_samples(&batch).await.expect("insert");
+    let outcome = store.insert_samples(batch.clone()).await.expect("insert");
     assert_eq!(outcome.stored, vec![true, true, false, true, false, true]);
     assert_eq!((outcome.stored_count(), outcome.duplicate_count()), (4, 2));
 
     // A retried request is stored once.
-    let retry = store.insert_samples(&batch).await.expect("retry");
+    let retry = store.insert_samples(batch.clone()).await.expect("retry");
     assert_eq!(retry.stored_count(), 0);
     // An id-less sample and an id'd one at the same ts do not collide.
-    let mixed = store.insert_samples(&[sample(&stamp, "ecg-1", "ecg", base, None)]).await.expect("insert");
+    let mixed = store.insert_samples(vec![sample(&stamp, "ecg-1", "ecg", base, None)]).await.expect("insert");
     assert_eq!(mixed.stored, vec![true]);
 
     let query = SampleQuery { experiment_id: experiment.id.clone(), ..Default::default() };
@@ -368,7 +368,7 @@ async fn samples_are_deduplicated(store: DynStore) {
     assert_eq!(store.count_recording_samples("nope").await, Err(StoreError::NotFound("recording".into())));
     let mut orphan = (*stamp).clone();
     orphan.recording_id = "nope".into();
-    assert!(store.insert_samples(&[sample(&Arc::new(orphan), "ecg-1", "ecg", base + 99, None)]).await.is_err());
+    assert!(store.insert_samples(vec![sample(&Arc::new(orphan), "ecg-1", "ecg", base + 99, None)]).await.is_err());
     assert_eq!(store.count_samples(&query).await.expect("count"), 5, "a failed batch stores nothing");
 }
 
@@ -384,10 +384,10 @@ async fn samples_stream_in_time_order_with_filters(store: DynStore) {
     // Equal timestamps on two sensors must both come back.
     batch.push(sample(&first, "door-1", "door", day1, None));
     for chunk in batch.chunks(1_000) {
-        store.insert_samples(chunk).await.expect("insert");
+        store.insert_samples(chunk.to_vec()).await.expect("insert");
     }
     let second = start(&store, &experiment, 1).await;
-    store.insert_samples(&[sample(&second, "ecg-1", "ecg", day1 + 5, Some("x"))]).await.expect("insert");
+    store.insert_samples(vec![sample(&second, "ecg-1", "ecg", day1 + 5, Some("x"))]).await.expect("insert");
 
     let query = SampleQuery { experiment_id: experiment.id.clone(), ..Default::default() };
     let chunks: Vec<Vec<StoredSample>> = store.stream_samples(query.clone()).try_collect().await.expect("stream");
@@ -433,9 +433,9 @@ async fn sample_stats_and_deletion(store: DynStore) {
     let late = to_ns(&at("2026-11-22T23:00:00Z"));
     let stamp = start(&store, &experiment, 0).await;
     let batch: Vec<NewSample> = (0..10).map(|i| sample(&stamp, "co2-1", "co2", late + i * 720_000_000_000, None)).collect();
-    store.insert_samples(&batch).await.expect("insert");
+    store.insert_samples(batch.clone()).await.expect("insert");
     let other_stamp = start(&store, &other, 0).await;
-    store.insert_samples(&[sample(&other_stamp, "co2-1", "co2", late - 1, None)]).await.expect("insert");
+    store.insert_samples(vec![sample(&other_stamp, "co2-1", "co2", late - 1, None)]).await.expect("insert");
 
     let stats = store.sample_stats(&experiment.id).await.expect("stats");
     let participant = stamp.participant_id.clone();
@@ -456,5 +456,5 @@ async fn sample_stats_and_deletion(store: DynStore) {
     );
     assert_eq!(store.delete_samples("nope").await, Err(StoreError::NotFound("experiment".into())));
     // Deleted samples may be stored again (a re-import after a delete).
-    assert_eq!(store.insert_samples(&batch).await.expect("insert").stored_count(), 10);
+    assert_eq!(store.insert_samples(batch.clone()).await.expect("insert").stored_count(), 10);
 }

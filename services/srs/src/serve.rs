@@ -8,12 +8,14 @@ use srs_common::{AppContext, Settings};
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     srs_common::telemetry::init(&settings.log);
+    let listen = settings.server.listen;
     let (private_key, public_key) = settings.jwt_key_paths();
+    // Everything that can be wrong with the settings or the sensors file fails here, before
+    // anything is written.
+    let context = AppContext::open(settings).await?;
     if srs_common::auth::keys::ensure_pair(&private_key, &public_key)? {
         tracing::info!(key = %public_key.display(), "generated JWT signing keys");
     }
-    let listen = settings.server.listen;
-    let context = AppContext::open(settings).await?;
     tracing::info!(store = context.store.backend(), bus = context.bus.backend(), sensors = context.sensors.file().sensors.len(), "opened");
     let background = Background::new();
     let server = ServerBuilder::new(context.clone()).bind(listen).with_context(|| format!("cannot listen on {listen}"))?;

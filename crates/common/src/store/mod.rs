@@ -106,7 +106,8 @@ pub trait Store: Send + Sync + 'static {
     // --- samples ---
     /// Commits a batch in one transaction, skipping duplicates of stored samples (same sensor and
     /// `sample_id`, or without one, same sensor and `ts`), including duplicates inside the batch.
-    async fn insert_samples(&self, samples: &[NewSample]) -> StoreResult<InsertOutcome>;
+    /// Takes the batch by value so the hot path never copies samples.
+    async fn insert_samples(&self, samples: Vec<NewSample>) -> StoreResult<InsertOutcome>;
     async fn count_samples(&self, query: &SampleQuery) -> StoreResult<u64>;
     async fn count_recording_samples(&self, recording_id: &str) -> StoreResult<u64>;
     /// Counts per participant, UTC date and sensor type, sorted.

@@ -15,7 +15,7 @@ pub struct ChaosProxy {
 }
 
 impl ChaosProxy {
-    pub async fn start(upstream: SocketAddr) -> Self {
+    pub async fn start(upstream: String) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy address");
         let cut = Arc::new(AtomicBool::new(false));
@@ -23,11 +23,12 @@ impl ChaosProxy {
         let (accept_cut, accept_links) = (cut.clone(), links.clone());
         let accept = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
                 if accept_cut.load(Ordering::SeqCst) {
                     continue; // dropped at once: the broker is "unreachable"
                 }
                 let link = tokio::spawn(async move {
-                    if let Ok(mut server) = TcpStream::connect(upstream).await {
+                    if let Ok(mut server) = TcpStream::connect(upstream.as_str()).await {
                         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
                     }
                 });
@@ -66,9 +67,12 @@ impl Drop for ChaosProxy {
 }
 
 /// host:port of an amqp:// URL.
-pub fn broker_addr(url: &str) -> SocketAddr {
+pub fn broker_addr(url: &str) -> String {
     let rest = url.split_once('@').map_or_else(|| url.trim_start_matches("amqp://"), |(_, rest)| rest);
     let host_port = rest.split('/').next().unwrap_or("127.0.0.1:5672");
-    let host_port = if host_port.contains(':') { host_port.to_owned() } else { format!("{host_port}:5672") };
-    host_port.replace("localhost", "127.0.0.1").parse().expect("broker address")
+    if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:5672")
+    }
 }

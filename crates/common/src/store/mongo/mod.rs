@@ -322,8 +322,8 @@ impl Store for MongoStore {
         self.find_all("exports", filter, doc! {"_id": -1}).await
     }
 
-    async fn insert_samples(&self, samples: &[NewSample]) -> StoreResult<InsertOutcome> {
-        samples::insert(&self.docs("samples"), samples).await
+    async fn insert_samples(&self, samples: Vec<NewSample>) -> StoreResult<InsertOutcome> {
+        samples::insert(&self.docs("samples"), &samples).await
     }
     async fn count_samples(&self, query: &SampleQuery) -> StoreResult<u64> {
         self.docs("samples").count_documents(samples::filter(query)).await.map_err(map_error)

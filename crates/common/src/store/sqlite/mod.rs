@@ -433,10 +433,8 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn insert_samples(&self, samples: &[NewSample]) -> StoreResult<InsertOutcome> {
-        // The batch moves to the blocking pool; cloning is cheap next to the commit it precedes.
-        let batch = samples.to_vec();
-        self.write(move |writer| writer.insert(&batch)).await
+    async fn insert_samples(&self, samples: Vec<NewSample>) -> StoreResult<InsertOutcome> {
+        self.write(move |writer| writer.insert(&samples)).await
     }
 
     async fn count_samples(&self, query: &SampleQuery) -> StoreResult<u64> {

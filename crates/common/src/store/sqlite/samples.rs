@@ -152,23 +152,27 @@ pub(super) fn stats(conn: &Connection, experiment_id: &str) -> StoreResult<Vec<S
     Ok(stats)
 }
 
+/// Position of a row in the time order: (ts, rowid).
+type Cursor = (i64, i64);
+type Chunk = (Vec<StoredSample>, Option<Cursor>);
+
 /// One chunk request: the query and the (ts, rowid) of the last row already returned.
 #[derive(Clone)]
 pub(super) struct ChunkQuery {
     query: Arc<SampleQuery>,
-    after: (i64, i64),
+    after: Cursor,
 }
 
 pub(super) fn stream<F, Fut>(query: SampleQuery, fetch: F) -> BoxStream<'static, StoreResult<Vec<StoredSample>>>
 where
     F: Fn(ChunkQuery) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = StoreResult<(Vec<StoredSample>, Option<(i64, i64)>)>> + Send + 'static,
+    Fut: Future<Output = StoreResult<Chunk>> + Send + 'static,
 {
     let query = Arc::new(query);
-    keyset_stream(move |after: Option<(i64, i64)>| fetch(ChunkQuery { query: query.clone(), after: after.unwrap_or((i64::MIN, i64::MIN)) }))
+    keyset_stream(move |after: Option<Cursor>| fetch(ChunkQuery { query: query.clone(), after: after.unwrap_or((i64::MIN, i64::MIN)) }))
 }
 
-pub(super) fn read_chunk(conn: &Connection, chunk: &ChunkQuery) -> StoreResult<(Vec<StoredSample>, Option<(i64, i64)>)> {
+pub(super) fn read_chunk(conn: &Connection, chunk: &ChunkQuery) -> StoreResult<Chunk> {
     let (experiment, from, to, types, participants) = filter_params(&chunk.query);
     let sql = format!(
         "SELECT s.rowid, s.ts, s.received_at, s.sample_id, s.vals, k.sensor_id, k.sensor_type, r.id, r.participant_id, r.task_id

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# The one test command (README and .ci/run call it). On a fresh machine it installs and starts
+# what the tests need, then runs the format check, clippy, schema checks and every test, and
+# ends with a pass/fail summary. Exit status: 0 only if every step passed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+AMQP_URL=${SRS_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
+export SRS_TEST_AMQP_URL=$AMQP_URL
+VENV=.venv
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { printf '\nFAIL: %s\n' "$*" >&2; exit 1; }
+
+# host and port of the broker the tests use
+broker_host_port() {
+    local rest=${AMQP_URL#*://}
+    rest=${rest#*@}
+    rest=${rest%%/*}
+    case $rest in *:*) echo "${rest%%:*} ${rest##*:}" ;; *) echo "$rest 5672" ;; esac
+}
+
+port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+
+ensure_rabbitmq() {
+    read -r host port < <(broker_host_port)
+    port_open "$host" "$port" && return 0
+    case $host in 127.0.0.1|localhost) ;; *) die "no AMQP broker answers at $host:$port (SRS_TEST_AMQP_URL)";; esac
+    say "no broker on $host:$port: installing/starting RabbitMQ from the OS packages"
+    if ! command -v rabbitmq-server >/dev/null 2>&1; then
+        $SUDO apt-get update -q && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q rabbitmq-server \
+            || die "cannot install rabbitmq-server"
+    fi
+    $SUDO rabbitmq-server -detached >/dev/null 2>&1 || $SUDO service rabbitmq-server start || true
+    for _ in $(seq 1 90); do
+        port_open "$host" "$port" && return 0
+        sleep 1
+    done
+    die "RabbitMQ did not start on $host:$port"
+}
+
+ensure_venv() {
+    local stamp="$VENV/.requirements.sha256" want
+    want=$(sha256sum scripts/requirements-test.txt | cut -d' ' -f1)
+    if [ -x "$VENV/bin/python" ] && [ "$(cat "$stamp" 2>/dev/null)" = "$want" ]; then return 0; fi
+    say "preparing the Python test tools in $VENV"
+    if ! python3 -m venv "$VENV" 2>/dev/null; then
+        $SUDO apt-get update -q && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv || die "cannot install python3-venv"
+        python3 -m venv "$VENV" || die "cannot create $VENV"
+    fi
+    "$VENV/bin/pip" install -q --disable-pip-version-check -r scripts/requirements-test.txt || die "cannot install scripts/requirements-test.txt"
+    echo "$want" >"$stamp"
+}
+
+ensure_rabbitmq
+ensure_venv
+export PATH="$PWD/$VENV/bin:$PATH"
+
+results=()
+failed=0
+step() {
+    local name=$1; shift
+    say "$name"
+    local started=$SECONDS
+    if "$@"; then
+        results+=("ok    $name ($((SECONDS - started)) s)")
+    else
+        results+=("FAIL  $name ($((SECONDS - started)) s)")
+        failed=$((failed + 1))
+    fi
+}
+
+run_tests() {
+    if command -v cargo-nextest >/dev/null 2>&1; then
+        cargo nextest run --workspace --no-fail-fast --failure-output final
+    else
+        cargo test --workspace --no-fail-fast
+    fi
+}
+
+step "format (cargo fmt --check)" cargo fmt --all --check
+step "lints (cargo clippy -D warnings)" cargo clippy --workspace --all-targets --locked -- -D warnings
+step "CI file schema (.gitlab-ci.yml)" check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml
+step "tests (unit, API, store contract, bus against RabbitMQ)" run_tests
+
+printf '\n==> summary\n'
+printf '  %s\n' "${results[@]}"
+if [ "$failed" -eq 0 ]; then
+    echo "test.sh: every step passed"
+    exit 0
+fi
+echo "test.sh: $failed step(s) failed"
+exit 1

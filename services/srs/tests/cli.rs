@@ -1,0 +1,168 @@
+//! The `srs` binary as a user runs it: `srs serve` answers the operations endpoints and stops
+//! cleanly on SIGTERM; bad settings and bad sensors files give one error line and a non-zero
+//! exit; `srs keys generate` and `srs user add` work against the configured store.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+fn srs(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_srs"));
+    // Run in an empty directory so no config/ of the checkout is picked up.
+    command.current_dir(dir).env_remove("SRS_ENV").env_remove("SRS_CONFIG_DIR").env("RUST_LOG", "warn");
+    command
+}
+
+/// Starts `srs serve` on a free port and returns it with its base URL.
+fn serve(dir: &Path, envs: &[(&str, &str)]) -> (Child, String) {
+    let mut child = srs(dir)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", "data"])
+        .envs(envs.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start srs serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+    let base = line.trim().strip_prefix("srs listening on ").unwrap_or_else(|| panic!("unexpected first line: {line:?}")).to_owned();
+    (child, base)
+}
+
+fn terminate(mut child: Child) -> std::process::ExitStatus {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("srs serve did not stop within 10 s of SIGTERM");
+}
+
+/// Asserts a failed run printed exactly one line, an `error:` line containing `expected`.
+fn assert_one_error_line(output: &Output, expected: &str) {
+    assert!(!output.status.success(), "must exit non-zero");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "exactly one line on stderr, got: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(lines[0].contains(expected), "{stderr} should mention {expected}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[tokio::test]
+async fn serve_answers_operations_endpoints_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (child, base) = serve(dir.path(), &[]);
+    let client = reqwest::Client::new();
+    let health = client.get(format!("{base}/healthz")).send().await.expect("healthz");
+    assert_eq!(health.status(), 200);
+    let ready: serde_json::Value = client.get(format!("{base}/readyz")).send().await.expect("readyz").json().await.expect("json");
+    assert_eq!(ready, serde_json::json!({"status": "ok", "store": "ok", "bus": "ok"}));
+    let metrics = client.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains("srs_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 1"), "{metrics}");
+    let openapi: serde_json::Value =
+        client.get(format!("{base}/api/v1/openapi.json")).send().await.expect("openapi").json().await.expect("json");
+    assert!(openapi["openapi"].as_str().is_some_and(|v| v.starts_with("3.")));
+    assert!(openapi["paths"]["/readyz"]["get"].is_object());
+    let missing = client.get(format!("{base}/api/v1/nothing-here")).send().await.expect("404");
+    assert_eq!(missing.status(), 404);
+    assert_eq!(missing.headers()["content-type"], "application/problem+json");
+
+    let status = terminate(child);
+    assert!(status.success(), "clean exit on SIGTERM: {status:?}");
+    let data = dir.path().join("data");
+    assert!(data.join("srs.db").exists(), "SQLite database in the data dir");
+    assert!(data.join("jwt/private.pem").exists() && data.join("jwt/public.pem").exists(), "JWT keys generated on first start");
+}
+
+#[tokio::test]
+async fn serve_on_rabbitmq_is_ready() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = std::env::var("SRS_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
+    let (child, base) = serve(dir.path(), &[("SRS__BUS__BACKEND", "amqp"), ("SRS__BUS__AMQP_URL", &url)]);
+    let client = reqwest::Client::new();
+    let mut ready = None;
+    for _ in 0..100 {
+        let response = client.get(format!("{base}/readyz")).send().await.expect("readyz");
+        if response.status() == 200 {
+            ready = Some(response.json::<serde_json::Value>().await.expect("json"));
+            break;
+        }
+        assert_eq!(response.status(), 503, "not ready until the broker connection is up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(ready, Some(serde_json::json!({"status": "ok", "store": "ok", "bus": "ok"})), "RabbitMQ must answer at {url}");
+    assert!(terminate(child).success());
+}
+
+#[test]
+fn bad_settings_give_one_error_line() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = srs(dir.path()).args(["serve"]).env("SRS__SERVER__LISTEN", "nowhere").output().expect("run");
+    assert_one_error_line(&output, "listen");
+    let output = srs(dir.path()).args(["serve"]).env("SRS__STORE__BAKEND", "sqlite").output().expect("run");
+    assert_one_error_line(&output, "bakend");
+    std::fs::create_dir(dir.path().join("config")).expect("mkdir");
+    std::fs::write(dir.path().join("config/default.toml"), "[bus]\nbackend = \"kafka\"\n").expect("write");
+    let output = srs(dir.path()).args(["serve"]).output().expect("run");
+    assert_one_error_line(&output, "kafka");
+}
+
+#[test]
+fn bad_sensors_file_gives_one_error_line_naming_file_entry_and_problem() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("sensors.json");
+    std::fs::write(&file, r#"{"sensor_types": [{"name": "door", "fields": [{"name": "open", "type": "bool"}]}], "sensors": [{"id": "door-1", "type": "dooor"}]}"#)
+        .expect("write");
+    let output = srs(dir.path()).args(["serve", "--listen", "127.0.0.1:0"]).env("SRS__SENSORS__FILE", &file).output().expect("run");
+    assert_one_error_line(&output, &format!("sensors file {}: sensors[0] (\"door-1\"): unknown sensor type \"dooor\"", file.display()));
+    assert!(!dir.path().join("data/jwt").exists(), "nothing is written when start-up fails");
+    let output = srs(dir.path()).args(["serve"]).env("SRS__SENSORS__FILE", dir.path().join("missing.json")).output().expect("run");
+    assert_one_error_line(&output, "missing.json: cannot read");
+}
+
+#[test]
+fn keys_generate_writes_a_pair_and_never_overwrites() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = srs(dir.path()).args(["keys", "generate", "--out", "keys"]).output().expect("run");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let private = std::fs::read_to_string(dir.path().join("keys/private.pem")).expect("private key");
+    assert!(private.contains("BEGIN PRIVATE KEY"));
+    let output = srs(dir.path()).args(["keys", "generate", "--out", "keys"]).output().expect("run");
+    assert_one_error_line(&output, "refusing to overwrite");
+    assert_eq!(std::fs::read_to_string(dir.path().join("keys/private.pem")).expect("private key"), private);
+}
+
+fn user_add(dir: &Path, username: &str, password: &str) -> Output {
+    let mut child = srs(dir)
+        .args(["--data-dir", "data", "user", "add", "--username", username, "--role", "admin", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run");
+    child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("write password");
+    child.wait_with_output().expect("wait")
+}
+
+#[tokio::test]
+async fn user_add_creates_a_user_with_an_argon2id_hash() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = user_add(dir.path(), "admin", "a long secret");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(String::from_utf8_lossy(&output.stdout).starts_with("created admin user admin"));
+    assert_one_error_line(&user_add(dir.path(), "admin", "another secret"), "already exists");
+    assert_one_error_line(&user_add(dir.path(), "shorty", "short"), "at least 8 characters");
+
+    use srs_common::store::Store;
+    let store = srs_common::store::sqlite::SqliteStore::open(&dir.path().join("data/srs.db")).await.expect("open");
+    let user = store.find_user_by_username("admin").await.expect("find").expect("created");
+    assert_eq!(user.role, srs_common::model::Role::Admin);
+    assert!(srs_common::auth::password::verify("a long secret".into(), user.password_hash).await);
+    assert!(store.find_user_by_username("shorty").await.expect("find").is_none());
+}
