@@ -46,7 +46,7 @@ impl MongoStore {
         let indexes = [
             ("users", unique(doc! {"username": 1})),
             ("device_tokens", unique(doc! {"token_hash": 1})),
-            ("logbook", plain(doc! {"experiment_id": 1, "at": 1})),
+            ("logbook", plain(doc! {"experiment_id": 1, "_id": 1})),
             ("progress", plain(doc! {"experiment_id": 1})),
             ("exports", plain(doc! {"experiment_id": 1})),
             ("recordings", plain(doc! {"experiment_id": 1})),
@@ -297,7 +297,7 @@ impl Store for MongoStore {
         self.insert("logbook", &entry.id, entry, "logbook entry").await
     }
     async fn list_log(&self, experiment_id: &str) -> StoreResult<Vec<LogEntry>> {
-        self.find_all("logbook", doc! {"experiment_id": experiment_id}, doc! {"at": 1, "_id": 1}).await
+        self.find_all("logbook", doc! {"experiment_id": experiment_id}, doc! {"_id": 1}).await
     }
     async fn put_progress(&self, progress: &Progress) -> StoreResult<()> {
         let id = format!("{}/{}/{}", progress.experiment_id, progress.participant_id, progress.task_id);
