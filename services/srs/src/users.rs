@@ -23,19 +23,11 @@ pub async fn add(settings: &Settings, username: String, role: Role, email: Optio
     let user = User { id: new_id(), username: username.clone(), role, email, password_hash, created_at: srs_common::time::now() };
     match store.insert_user(&user).await {
         Ok(()) => {
-            println!("created {} user {} ({})", role_name(role), username, user.id);
+            println!("created {role} user {username} ({})", user.id);
             Ok(())
         }
         Err(StoreError::Duplicate(_)) => anyhow::bail!("a user named {username} already exists"),
         Err(error) => Err(error.into()),
-    }
-}
-
-fn role_name(role: Role) -> &'static str {
-    match role {
-        Role::Admin => "admin",
-        Role::Experimenter => "experimenter",
-        Role::Operator => "operator",
     }
 }
 

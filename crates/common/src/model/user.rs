@@ -9,6 +9,22 @@ pub enum Role {
     Operator,
 }
 
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Experimenter => "experimenter",
+            Role::Operator => "operator",
+        }
+    }
+}
+
+impl std::fmt::Display for Role {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl std::str::FromStr for Role {
     type Err = String;
     fn from_str(value: &str) -> Result<Self, Self::Err> {

@@ -1,5 +1,6 @@
 //! Consumers started on each connection: per-replica event subscriptions and job workers.
 
+use super::bounded;
 use super::supervisor::Connected;
 use super::topology::EVENTS_EXCHANGE;
 use crate::bus::{Event, JobHandler};
@@ -62,82 +63,81 @@ pub(super) fn spawn(consumer: Consumer, connected: Arc<Connected>) {
 }
 
 async fn run_subscription(spec: &SubscriptionSpec, connected: &Connected) -> anyhow::Result<()> {
-    let channel = connected.connection.create_channel().await?;
-    let options = QueueDeclareOptions { exclusive: true, auto_delete: true, ..QueueDeclareOptions::default() };
-    let queue = channel.queue_declare("".into(), options, FieldTable::default()).await?;
-    let queue_name = queue.name().clone();
-    for pattern in &spec.patterns {
-        channel
-            .queue_bind(
-                queue_name.clone(),
-                EVENTS_EXCHANGE.into(),
-                pattern.as_str().into(),
-                QueueBindOptions::default(),
-                FieldTable::default(),
-            )
-            .await?;
-    }
-    channel.basic_qos(SUBSCRIPTION_PREFETCH, BasicQosOptions::default()).await?;
-    let mut deliveries = channel.basic_consume(queue_name, "".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+    let setup = async {
+        let channel = connected.connection.create_channel().await?;
+        let options = QueueDeclareOptions { exclusive: true, auto_delete: true, ..QueueDeclareOptions::default() };
+        let queue = channel.queue_declare("".into(), options, FieldTable::default()).await?;
+        let queue_name = queue.name().clone();
+        for pattern in &spec.patterns {
+            let key = pattern.as_str().into();
+            channel.queue_bind(queue_name.clone(), EVENTS_EXCHANGE.into(), key, QueueBindOptions::default(), FieldTable::default()).await?;
+        }
+        channel.basic_qos(SUBSCRIPTION_PREFETCH, BasicQosOptions::default()).await?;
+        let deliveries = channel.basic_consume(queue_name, "".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+        Ok::<_, lapin::Error>((channel, deliveries))
+    };
+    let (channel, mut deliveries) = bounded("subscribe", setup).await?;
     if let Some(bound) = spec.bound.lock().ok().and_then(|mut bound| bound.take()) {
         let _ = bound.send(());
     }
-    loop {
-        let delivery = tokio::select! {
-            _ = spec.cancel.cancelled() => break,
-            _ = connected.lost.cancelled() => return Ok(()),
-            delivery = deliveries.next() => delivery,
-        };
-        let delivery = match delivery {
-            Some(delivery) => delivery?,
-            None => anyhow::bail!("the broker ended the consumer"),
-        };
+    while let Some(delivery) = next_delivery(&spec.cancel, connected, &mut deliveries).await? {
         if let Some(event) = decode(&delivery) {
             if spec.sender.send(event).await.is_err() {
                 spec.cancel.cancel();
             }
         }
-        delivery.ack(BasicAckOptions::default()).await?;
+        bounded("ack", delivery.ack(BasicAckOptions::default())).await?;
     }
-    let _ = channel.close(200, "unsubscribed".into()).await;
+    let _ = bounded("close channel", channel.close(200, "unsubscribed".into())).await;
     Ok(())
 }
 
 async fn run_worker(spec: &WorkerSpec, connected: &Connected) -> anyhow::Result<()> {
     connected.ensure_work_queue(&spec.queue).await?;
-    let channel = connected.connection.create_channel().await?;
-    // One job at a time per worker: a crash returns at most one job to the queue.
-    channel.basic_qos(1, BasicQosOptions::default()).await?;
-    let mut deliveries =
-        channel.basic_consume(spec.queue.as_str().into(), "".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
-    loop {
-        let delivery = tokio::select! {
-            _ = spec.cancel.cancelled() => break,
-            _ = connected.lost.cancelled() => return Ok(()),
-            delivery = deliveries.next() => delivery,
-        };
-        let delivery = match delivery {
-            Some(delivery) => delivery?,
-            None => anyhow::bail!("the broker ended the consumer"),
-        };
+    let setup = async {
+        let channel = connected.connection.create_channel().await?;
+        // One job at a time per worker: a crash returns at most one job to the queue.
+        channel.basic_qos(1, BasicQosOptions::default()).await?;
+        let queue = spec.queue.as_str().into();
+        let deliveries = channel.basic_consume(queue, "".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+        Ok::<_, lapin::Error>((channel, deliveries))
+    };
+    let (channel, mut deliveries) = bounded("start worker", setup).await?;
+    while let Some(delivery) = next_delivery(&spec.cancel, connected, &mut deliveries).await? {
         let Some(job) = decode(&delivery) else {
             // A message that is not an event can never succeed: dead-letter it at once.
-            delivery.nack(BasicNackOptions { requeue: false, ..BasicNackOptions::default() }).await?;
+            bounded("reject", delivery.nack(BasicNackOptions { requeue: false, ..BasicNackOptions::default() })).await?;
             continue;
         };
         let (id, kind) = (job.id.clone(), job.kind.clone());
         match (spec.handler)(job).await {
             Ok(()) => {
-                delivery.ack(BasicAckOptions::default()).await?;
+                bounded("ack", delivery.ack(BasicAckOptions::default())).await?;
             }
             Err(error) => {
                 tracing::warn!(job.id = %id, job.type = %kind, queue = %spec.queue, %error, "job failed; handing it back");
-                delivery.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() }).await?;
+                bounded("nack", delivery.nack(BasicNackOptions { requeue: true, ..BasicNackOptions::default() })).await?;
             }
         }
     }
-    let _ = channel.close(200, "worker stopped".into()).await;
+    let _ = bounded("close channel", channel.close(200, "worker stopped".into())).await;
     Ok(())
+}
+
+/// The next delivery; `None` once the consumer is cancelled or the connection is lost.
+async fn next_delivery(
+    cancel: &CancellationToken,
+    connected: &Connected,
+    deliveries: &mut lapin::Consumer,
+) -> anyhow::Result<Option<Delivery>> {
+    tokio::select! {
+        _ = cancel.cancelled() => Ok(None),
+        _ = connected.lost.cancelled() => Ok(None),
+        delivery = deliveries.next() => match delivery {
+            Some(delivery) => Ok(Some(delivery?)),
+            None => anyhow::bail!("the broker ended the consumer"),
+        },
+    }
 }
 
 fn decode(delivery: &Delivery) -> Option<Event> {

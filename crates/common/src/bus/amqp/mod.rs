@@ -38,6 +38,22 @@ impl AmqpOptions {
     }
 }
 
+/// Upper bound of one broker round trip. On a connection that died without a clean close,
+/// lapin may otherwise wait forever; a bounded call turns that into a reconnect.
+const BROKER_CALL_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Runs one broker call with [`BROKER_CALL_TIMEOUT`].
+pub(super) async fn bounded<T, E: std::fmt::Display>(
+    what: &str,
+    call: impl std::future::Future<Output = Result<T, E>>,
+) -> anyhow::Result<T> {
+    match tokio::time::timeout(BROKER_CALL_TIMEOUT, call).await {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(anyhow::anyhow!("{what}: {error}")),
+        Err(_) => Err(anyhow::anyhow!("{what}: no answer from the broker in {} s", BROKER_CALL_TIMEOUT.as_secs())),
+    }
+}
+
 pub struct AmqpBus {
     supervisor: Arc<Supervisor>,
 }
@@ -77,7 +93,8 @@ impl AmqpBus {
                     continue;
                 }
             }
-            match publish_batch(&connected, exchange, mandatory, &payloads).await {
+            let attempt = tokio::time::timeout(remaining, publish_batch(&connected, exchange, mandatory, &payloads)).await;
+            match attempt.unwrap_or_else(|_| Err(BusError::Unavailable("no confirm from the broker in time".into()))) {
                 Ok(()) => return Ok(()),
                 Err(error) => self.retry_or_fail(deadline, &error).await?,
             }
@@ -183,22 +200,22 @@ impl Bus for AmqpBus {
     async fn take_dead_letters(&self, queue: &str, max: usize) -> Result<Vec<Event>, BusError> {
         let connected = self.supervisor.connected(self.supervisor.options.publish_timeout).await?;
         connected.ensure_work_queue(queue).await?;
-        let channel = connected.connection.create_channel().await.map_err(|e| BusError::Unavailable(e.to_string()))?;
         let dead = dead_letter_queue(queue);
+        let unavailable = |e: anyhow::Error| BusError::Unavailable(e.to_string());
+        let channel = bounded("open channel", connected.connection.create_channel()).await.map_err(unavailable)?;
         let mut events = Vec::new();
         while events.len() < max {
-            let message = channel
-                .basic_get(dead.as_str().into(), BasicGetOptions::default())
+            let message = bounded("get dead letter", channel.basic_get(dead.as_str().into(), BasicGetOptions::default()))
                 .await
-                .map_err(|e| BusError::Unavailable(e.to_string()))?;
+                .map_err(unavailable)?;
             let Some(message) = message else { break };
             match serde_json::from_slice::<Event>(&message.delivery.data) {
                 Ok(event) => events.push(event),
                 Err(error) => tracing::warn!(%error, queue = %dead, "dropping undecodable dead letter"),
             }
-            message.delivery.ack(BasicAckOptions::default()).await.map_err(|e| BusError::Unavailable(e.to_string()))?;
+            bounded("ack dead letter", message.delivery.ack(BasicAckOptions::default())).await.map_err(unavailable)?;
         }
-        let _ = channel.close(200, "done".into()).await;
+        let _ = bounded("close channel", channel.close(200, "done".into())).await;
         Ok(events)
     }
 

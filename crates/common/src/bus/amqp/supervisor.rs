@@ -3,7 +3,7 @@
 
 use super::consumers::{self, Consumer};
 use super::topology;
-use super::AmqpOptions;
+use super::{bounded, AmqpOptions};
 use crate::bus::BusError;
 use futures_util::StreamExt;
 use lapin::options::ConfirmSelectOptions;
@@ -44,13 +44,12 @@ impl Connected {
             return Ok(());
         }
         // A failed declaration closes its channel, so it gets a channel of its own.
-        let result = async {
+        let declare = async {
             let channel = self.connection.create_channel().await?;
             topology::declare_work_queue(&channel, queue, self.delivery_limit).await?;
             channel.close(200, "declared".into()).await
-        }
-        .await;
-        result.map_err(|e| BusError::Unavailable(format!("declare queue {queue}: {e}")))?;
+        };
+        bounded(&format!("declare queue {queue}"), declare).await.map_err(|e| BusError::Unavailable(e.to_string()))?;
         declared.insert(queue.to_owned());
         Ok(())
     }
@@ -140,10 +139,10 @@ impl Supervisor {
                     self.state.send_replace(None);
                     connected.lost.cancel();
                     if self.shutdown.is_cancelled() {
-                        let _ = connected.connection.close(200, "shutting down".into()).await;
+                        let _ = bounded("close connection", connected.connection.close(200, "shutting down".into())).await;
                         break;
                     }
-                    let _ = connected.connection.close(200, "reconnecting".into()).await;
+                    let _ = bounded("close connection", connected.connection.close(200, "reconnecting".into())).await;
                 }
                 Err(error) => tracing::warn!(%error, retry_in_ms = backoff.as_millis() as u64, "cannot connect to RabbitMQ"),
             }
@@ -170,10 +169,10 @@ impl Supervisor {
     async fn connect(&self) -> Result<Arc<Connected>, String> {
         let url = with_heartbeat(&self.options.url, self.options.heartbeat_secs);
         let properties = ConnectionProperties::default().with_connection_name("srs".into());
-        let connection = Connection::connect(&url, properties).await.map_err(|e| e.to_string())?;
-        let publisher = connection.create_channel().await.map_err(|e| e.to_string())?;
-        publisher.confirm_select(ConfirmSelectOptions::default()).await.map_err(|e| e.to_string())?;
-        topology::declare_exchanges(&publisher).await.map_err(|e| e.to_string())?;
+        let connection = bounded("connect", Connection::connect(&url, properties)).await.map_err(|e| e.to_string())?;
+        let publisher = bounded("open channel", connection.create_channel()).await.map_err(|e| e.to_string())?;
+        bounded("confirm mode", publisher.confirm_select(ConfirmSelectOptions::default())).await.map_err(|e| e.to_string())?;
+        bounded("declare exchanges", topology::declare_exchanges(&publisher)).await.map_err(|e| e.to_string())?;
         let lost = CancellationToken::new();
         watch_connection(&connection, lost.clone());
         Ok(Arc::new(Connected {
