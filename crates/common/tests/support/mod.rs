@@ -33,17 +33,24 @@ pub fn unique_queue(name: &str) -> String {
     format!("test.{name}.{}", srs_common::model::new_id())
 }
 
-/// Deletes test queues (and their dead-letter queues) so runs do not pile them up.
+/// Deletes test queues (and their dead-letter queues) so runs do not pile them up. Best effort
+/// and bounded: clean-up must never hang a test.
 pub async fn delete_queues(queues: &[&str]) {
-    let Ok(connection) = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await else { return };
-    if let Ok(channel) = connection.create_channel().await {
-        for queue in queues {
-            for name in [queue.to_string(), srs_common::bus::amqp::dead_letter_queue(queue)] {
-                let _ = channel.queue_delete(name.as_str().into(), lapin::options::QueueDeleteOptions::default()).await;
+    if queues.is_empty() {
+        return;
+    }
+    let cleanup = async {
+        let connection = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await.ok()?;
+        if let Ok(channel) = connection.create_channel().await {
+            for queue in queues {
+                for name in [queue.to_string(), srs_common::bus::amqp::dead_letter_queue(queue)] {
+                    let _ = channel.queue_delete(name.as_str().into(), lapin::options::QueueDeleteOptions::default()).await;
+                }
             }
         }
-    }
-    let _ = connection.close(200, "done".into()).await;
+        connection.close(200, "done".into()).await.ok()
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), cleanup).await;
 }
 
 /// Ids of the events a handler has seen, and how many calls it got.
