@@ -5,7 +5,7 @@
 use actix_web::{web, HttpResponse};
 use serde::Deserialize;
 use srs_common::bus::memory::MemoryBus;
-use srs_common::http::{Mount, ServerBuilder};
+use srs_common::http::{Mount, RunningServer, ServerBuilder};
 use srs_common::sensors::SensorCatalog;
 use srs_common::store::sqlite::SqliteStore;
 use srs_common::{AppContext, Settings};
@@ -44,15 +44,21 @@ fn test_routes() -> Mount {
     })
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn bad_bodies_and_unknown_paths_get_problem_json() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (context, _) = context(dir.path()).await;
+/// A server on a free port with the test routes mounted, and its base URL.
+async fn serve_test_routes(dir: &Path) -> (RunningServer, String) {
+    let (context, _) = context(dir).await;
     let server = ServerBuilder::new(context)
         .mount(test_routes(), utoipa::openapi::OpenApi::default())
         .bind("127.0.0.1:0".parse().expect("addr"))
         .expect("bind");
     let base = format!("http://{}", server.addr());
+    (server, base)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_bodies_and_unknown_paths_get_problem_json() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, base) = serve_test_routes(dir.path()).await;
     let client = reqwest::Client::new();
     let post = |body: &'static str, content_type: &'static str| {
         client.post(format!("{base}/api/v1/notes/1")).header("content-type", content_type).body(body).send()
@@ -104,12 +110,7 @@ async fn readiness_names_the_dependency_that_is_down() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_lets_in_flight_requests_finish_and_refuses_new_ones() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let (context, _) = context(dir.path()).await;
-    let server = ServerBuilder::new(context)
-        .mount(test_routes(), utoipa::openapi::OpenApi::default())
-        .bind("127.0.0.1:0".parse().expect("addr"))
-        .expect("bind");
-    let base = format!("http://{}", server.addr());
+    let (server, base) = serve_test_routes(dir.path()).await;
     let in_flight = tokio::spawn(reqwest::get(format!("{base}/slow")));
     tokio::time::sleep(Duration::from_millis(200)).await;
     server.stop().await;
