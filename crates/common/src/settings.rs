@@ -56,11 +56,23 @@ pub enum StoreBackend {
     Mongodb,
 }
 
+/// How hard SQLite syncs a commit to disk (its `synchronous` pragma, in WAL mode).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SqliteSynchronous {
+    /// Commits survive a process crash.
+    #[default]
+    Normal,
+    /// Commits also survive a power cut or an OS crash.
+    Full,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreSettings {
     pub backend: StoreBackend,
     pub sqlite_path: PathBuf,
+    pub sqlite_synchronous: SqliteSynchronous,
     pub mongodb_uri: SecretString,
     pub mongodb_database: String,
 }
@@ -196,6 +208,7 @@ mod tests {
         assert_eq!(settings.bus.backend, BusBackend::Memory);
         assert_eq!(settings.server.listen.port(), 8080);
         assert_eq!(settings.sqlite_path(), PathBuf::from("./data/srs.db"));
+        assert_eq!(settings.store.sqlite_synchronous, SqliteSynchronous::Normal);
     }
 
     #[test]
@@ -225,6 +238,8 @@ mod tests {
         assert!(error.to_string().contains("listen"), "{error}");
         let error = Settings::load_from(dir.path(), None, vars(&[("SRS__STORE__BACKEND", "oracle")])).expect_err("bad backend");
         assert!(error.to_string().contains("backend"), "{error}");
+        let error = Settings::load_from(dir.path(), None, vars(&[("SRS__STORE__SQLITE_SYNCHRONOUS", "sometimes")])).expect_err("bad sync");
+        assert!(error.to_string().contains("sometimes"), "{error}");
         let error = Settings::load_from(dir.path(), None, vars(&[("SRS__BUS__HEARTBEAT_SECS", "0")])).expect_err("zero heartbeat");
         assert!(error.to_string().contains("bus.heartbeat_secs"), "{error}");
     }

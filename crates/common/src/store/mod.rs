@@ -127,7 +127,9 @@ pub type DynStore = Arc<dyn Store>;
 pub async fn open(settings: &crate::Settings) -> Result<DynStore, StoreError> {
     use crate::settings::StoreBackend;
     match settings.store.backend {
-        StoreBackend::Sqlite => Ok(Arc::new(sqlite::SqliteStore::open(&settings.sqlite_path()).await?)),
+        StoreBackend::Sqlite => {
+            Ok(Arc::new(sqlite::SqliteStore::open_with(&settings.sqlite_path(), settings.store.sqlite_synchronous).await?))
+        }
         StoreBackend::Mongodb => {
             use secrecy::ExposeSecret;
             let store = mongo::MongoStore::connect(settings.store.mongodb_uri.expose_secret(), &settings.store.mongodb_database).await?;

@@ -11,6 +11,7 @@ use self::docs::{duplicate_as, map_error, query_doc, query_docs, to_doc};
 use self::samples::SampleWriter;
 use super::{ExperimentUpdate, InsertOutcome, Store, StoreError, StoreResult};
 use crate::model::*;
+use crate::settings::SqliteSynchronous;
 use crate::time::Timestamp;
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
@@ -28,28 +29,39 @@ pub struct SqliteStore {
 
 struct Inner {
     path: PathBuf,
+    synchronous: SqliteSynchronous,
     writer: Mutex<SampleWriter>,
     readers: Mutex<Vec<Connection>>,
 }
 
-fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
+fn open_connection(path: &Path, synchronous: SqliteSynchronous) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.execute_batch(schema::CONNECTION_PRAGMAS)?;
+    if synchronous == SqliteSynchronous::Full {
+        conn.pragma_update(None, "synchronous", "FULL")?;
+    }
     Ok(conn)
 }
 
 impl SqliteStore {
-    /// Opens (creating if needed) the database at `path` and applies migrations.
+    /// Opens (creating if needed) the database at `path` and applies migrations; commits
+    /// survive a process crash (`synchronous = NORMAL`).
     pub async fn open(path: &Path) -> StoreResult<Self> {
+        Self::open_with(path, SqliteSynchronous::Normal).await
+    }
+
+    /// [`open`](Self::open) with the chosen sync level.
+    pub async fn open_with(path: &Path, synchronous: SqliteSynchronous) -> StoreResult<Self> {
         let path = path.to_path_buf();
         tokio::task::spawn_blocking(move || {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent).map_err(|e| StoreError::Unavailable(format!("create {}: {e}", parent.display())))?;
             }
-            let mut conn = open_connection(&path).map_err(|e| StoreError::Unavailable(format!("open {}: {e}", path.display())))?;
+            let mut conn =
+                open_connection(&path, synchronous).map_err(|e| StoreError::Unavailable(format!("open {}: {e}", path.display())))?;
             schema::migrate(&mut conn).map_err(map_error)?;
             let writer = Mutex::new(SampleWriter::new(conn));
-            Ok(Self { inner: Arc::new(Inner { path, writer, readers: Mutex::new(Vec::new()) }) })
+            Ok(Self { inner: Arc::new(Inner { path, synchronous, writer, readers: Mutex::new(Vec::new()) }) })
         })
         .await
         .map_err(|e| StoreError::Internal(format!("open task failed: {e}")))?
@@ -96,7 +108,7 @@ impl Inner {
         let idle = self.readers.lock().map_err(|_| StoreError::Internal("reader pool poisoned".into()))?.pop();
         let conn = match idle {
             Some(conn) => conn,
-            None => open_connection(&self.path).map_err(map_error)?,
+            None => open_connection(&self.path, self.synchronous).map_err(map_error)?,
         };
         let result = f(&conn);
         if let Ok(mut readers) = self.readers.lock() {
@@ -481,5 +493,25 @@ impl Store for SqliteStore {
     async fn delete_samples(&self, experiment_id: &str) -> StoreResult<u64> {
         let id = experiment_id.to_owned();
         self.transact(move |tx| samples::delete(tx, &id)).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connections_use_the_chosen_sync_level() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("sync.db");
+        let level = |synchronous| -> i64 {
+            let conn = open_connection(&path, synchronous).expect("open");
+            conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).expect("pragma")
+        };
+        assert_eq!(level(SqliteSynchronous::Normal), 1);
+        assert_eq!(level(SqliteSynchronous::Full), 2);
+        let conn = open_connection(&path, SqliteSynchronous::Normal).expect("open");
+        let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("pragma");
+        assert_eq!(mode, "wal");
     }
 }

@@ -94,7 +94,8 @@ CREATE INDEX samples_by_experiment_ts ON samples (experiment, ts);
 "#];
 
 /// Pragmas for every connection. WAL lets readers run beside the one writer (and other
-/// processes on the same host); `synchronous = NORMAL` in WAL survives process crashes.
+/// processes on the same host); `synchronous = NORMAL` in WAL survives process crashes
+/// (`store.sqlite_synchronous = "full"` raises it per connection).
 pub(super) const CONNECTION_PRAGMAS: &str = "
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
