@@ -1,5 +1,6 @@
 //! SQLite-only properties: the file survives reopening (migrations are idempotent), and
-//! several processes — here, independent store instances — can write the same file at once.
+//! independent store instances can write the same file at once (separate processes are
+//! covered by `services/srs/tests/cli.rs`).
 
 use srs_common::model::*;
 use srs_common::store::sqlite::SqliteStore;

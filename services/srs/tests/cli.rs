@@ -166,3 +166,29 @@ async fn user_add_creates_a_user_with_an_argon2id_hash() {
     assert!(srs_common::auth::password::verify("a long secret".into(), user.password_hash).await);
     assert!(store.find_user_by_username("shorty").await.expect("find").is_none());
 }
+
+#[tokio::test]
+async fn several_processes_write_one_sqlite_file_while_serve_runs() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, base) = serve(dir.path(), &[]);
+    // Six separate `srs user add` processes write the file the server holds open, all at once.
+    let writers: Vec<_> = (0..6)
+        .map(|n| {
+            let dir = dir.path().to_path_buf();
+            std::thread::spawn(move || user_add(&dir, &format!("operator{n}"), "a long secret"))
+        })
+        .collect();
+    for writer in writers {
+        let output = writer.join().expect("writer thread");
+        assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    }
+    let ready = reqwest::get(format!("{base}/readyz")).await.expect("readyz");
+    assert_eq!(ready.status(), 200, "the server's store still answers");
+    assert!(terminate(server).success());
+
+    use srs_common::store::Store;
+    let store = srs_common::store::sqlite::SqliteStore::open(&dir.path().join("data/srs.db")).await.expect("open");
+    let mut names: Vec<String> = store.list_users().await.expect("list").into_iter().map(|u| u.username).collect();
+    names.sort();
+    assert_eq!(names, (0..6).map(|n| format!("operator{n}")).collect::<Vec<_>>());
+}

@@ -20,7 +20,7 @@ struct Shared {
 }
 
 struct Subscriber {
-    patterns: Vec<String>,
+    patterns: Arc<[String]>,
     sender: mpsc::Sender<Event>,
     cancel: CancellationToken,
 }
@@ -65,7 +65,8 @@ impl Bus for MemoryBus {
     }
 
     async fn publish(&self, events: &[Event]) -> Result<(), BusError> {
-        let targets: Vec<(Vec<String>, mpsc::Sender<Event>)> = {
+        // Snapshot the subscribers (cheap `Arc` clones) so no lock is held while sending.
+        let targets: Vec<(Arc<[String]>, mpsc::Sender<Event>)> = {
             let mut subscribers = self.shared.subscribers.lock().map_err(|_| poisoned())?;
             subscribers.retain(|s| !s.cancel.is_cancelled() && !s.sender.is_closed());
             subscribers.iter().map(|s| (s.patterns.clone(), s.sender.clone())).collect()
@@ -85,7 +86,8 @@ impl Bus for MemoryBus {
     async fn subscribe(&self, patterns: &[&str]) -> Result<Subscription, BusError> {
         let (sender, receiver) = mpsc::channel(SUBSCRIPTION_BUFFER);
         let cancel = self.shared.closed.child_token();
-        let subscriber = Subscriber { patterns: patterns.iter().map(|p| p.to_string()).collect(), sender, cancel: cancel.clone() };
+        let patterns: Arc<[String]> = patterns.iter().map(|p| p.to_string()).collect();
+        let subscriber = Subscriber { patterns, sender, cancel: cancel.clone() };
         self.shared.subscribers.lock().map_err(|_| poisoned())?.push(subscriber);
         Ok(Subscription::new(receiver, cancel))
     }

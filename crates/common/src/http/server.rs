@@ -87,10 +87,6 @@ impl RunningServer {
         self.addr.port()
     }
 
-    pub fn handle(&self) -> ServerHandle {
-        self.handle.clone()
-    }
-
     /// Stops accepting connections and waits for in-flight requests (up to the shutdown timeout).
     pub async fn stop(self) {
         self.handle.stop(true).await;
