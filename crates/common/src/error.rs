@@ -74,6 +74,13 @@ impl ApiError {
         error
     }
 
+    /// 429 with `Retry-After`: the client is throttled.
+    pub fn too_many_requests(detail: impl Into<String>, retry_after_secs: u32) -> Self {
+        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", detail);
+        error.retry_after_secs = Some(retry_after_secs);
+        error
+    }
+
     pub fn with_errors(mut self, errors: Vec<FieldProblem>) -> Self {
         self.errors = errors;
         self

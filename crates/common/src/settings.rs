@@ -27,6 +27,7 @@ pub struct Settings {
 pub struct ServerSettings {
     pub listen: SocketAddr,
     pub shutdown_timeout_secs: u64,
+    pub behind_proxy: bool,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -108,6 +109,9 @@ pub struct AuthSettings {
     pub issuer: String,
     pub audience: String,
     pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    pub login_attempts_per_account_per_minute: u32,
+    pub login_attempts_per_address_per_minute: u32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -158,6 +162,12 @@ impl Settings {
         }
         if self.auth.access_token_ttl_secs < 60 {
             return fail("auth.access_token_ttl_secs", "must be at least 60");
+        }
+        if self.auth.refresh_token_ttl_secs < self.auth.access_token_ttl_secs {
+            return fail("auth.refresh_token_ttl_secs", "must be at least auth.access_token_ttl_secs");
+        }
+        if self.auth.login_attempts_per_account_per_minute == 0 || self.auth.login_attempts_per_address_per_minute == 0 {
+            return fail("auth.login_attempts_per_*_per_minute", "must be at least 1");
         }
         if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
             return fail("auth.issuer/auth.audience", "must not be empty");

@@ -35,7 +35,8 @@ async fn context(dir: &Path) -> (AppContext, Arc<MemoryBus>) {
     let store = SqliteStore::open(&dir.join("srs.db")).await.expect("store");
     let bus = Arc::new(MemoryBus::new(3));
     let sensors = Arc::new(SensorCatalog::load(Path::new("")).expect("sensors"));
-    (AppContext { settings: Arc::new(settings), store: Arc::new(store), bus: bus.clone(), sensors }, bus)
+    let jwt = Arc::new(srs_common::auth::jwt::JwtKeys::ephemeral("srs", "srs").expect("keys"));
+    (AppContext { settings: Arc::new(settings), store: Arc::new(store), bus: bus.clone(), sensors, jwt }, bus)
 }
 
 fn test_routes() -> Mount {

@@ -49,6 +49,7 @@ macro_rules! contract {
 
 contract!(
     users_are_unique_by_username,
+    refresh_tokens_rotate_and_reuse_revokes_the_family,
     device_tokens_are_found_by_hash_and_revoked,
     sensor_configs_round_trip,
     experiment_updates_are_atomic,
@@ -140,6 +141,32 @@ async fn users_are_unique_by_username(store: DynStore) {
     assert_eq!(store.delete_user(&alice.id).await, Err(StoreError::NotFound("user".into())));
     assert_eq!(store.update_user(&alice).await, Err(StoreError::NotFound("user".into())));
     assert_eq!(store.list_users().await.expect("list").len(), 1);
+}
+
+fn refresh(id: &str, family: &str, user: &str) -> RefreshToken {
+    RefreshToken {
+        id: id.into(),
+        family_id: family.into(),
+        user_id: user.into(),
+        expires_at: now() + chrono::Duration::days(1),
+        used_at: None,
+        revoked_at: None,
+    }
+}
+
+async fn refresh_tokens_rotate_and_reuse_revokes_the_family(store: DynStore) {
+    store.insert_refresh_token(&refresh("r1", "f1", "u1")).await.expect("insert");
+    store.insert_refresh_token(&refresh("other", "f2", "u1")).await.expect("insert second login");
+    assert_eq!(store.rotate_refresh_token("r1", &refresh("r2", "f1", "u1"), now()).await.expect("rotate"), RefreshRotation::Rotated);
+    assert_eq!(store.rotate_refresh_token("r2", &refresh("r3", "f1", "u1"), now()).await.expect("rotate"), RefreshRotation::Rotated);
+    // r1 presented again: replay. The family is revoked, so the current r3 no longer rotates.
+    assert_eq!(store.rotate_refresh_token("r1", &refresh("x", "f1", "u1"), now()).await.expect("reuse"), RefreshRotation::Reused);
+    assert_eq!(store.rotate_refresh_token("r3", &refresh("r4", "f1", "u1"), now()).await.expect("revoked"), RefreshRotation::Reused);
+    // Another login of the same user is untouched until the user's tokens are revoked.
+    assert_eq!(store.rotate_refresh_token("other", &refresh("o2", "f2", "u1"), now()).await.expect("rotate"), RefreshRotation::Rotated);
+    store.revoke_user_refresh_tokens("u1", now()).await.expect("revoke user");
+    assert_eq!(store.rotate_refresh_token("o2", &refresh("o3", "f2", "u1"), now()).await.expect("revoked"), RefreshRotation::Reused);
+    assert!(matches!(store.rotate_refresh_token("nope", &refresh("n", "f3", "u1"), now()).await, Err(StoreError::NotFound(_))));
 }
 
 async fn device_tokens_are_found_by_hash_and_revoked(store: DynStore) {

@@ -1,34 +1,20 @@
-//! `srs user add`: create a user directly in the configured store.
+//! `srs user add`: create a user directly in the configured store, with the same rules as
+//! `POST /api/v1/users`.
 
 use anyhow::Context;
-use srs_common::model::{new_id, Role, User};
-use srs_common::store::StoreError;
+use srs_common::model::Role;
 use srs_common::Settings;
+use srs_experiments::NewUser;
 use std::io::BufRead;
 
-/// Passwords shorter than this are refused.
-const MIN_PASSWORD_LEN: usize = 8;
-
 pub async fn add(settings: &Settings, username: String, role: Role, email: Option<String>, password_stdin: bool) -> anyhow::Result<()> {
-    let username = username.trim().to_owned();
-    if username.is_empty() || username.len() > 64 {
-        anyhow::bail!("--username must be 1-64 characters");
-    }
     let password = if password_stdin { read_stdin_password()? } else { prompt_password()? };
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        anyhow::bail!("the password must be at least {MIN_PASSWORD_LEN} characters");
-    }
     let store = srs_common::store::open(settings).await.context("cannot open the store")?;
-    let password_hash = srs_common::auth::password::hash(password).await?;
-    let user = User { id: new_id(), username: username.clone(), role, email, password_hash, created_at: srs_common::time::now() };
-    match store.insert_user(&user).await {
-        Ok(()) => {
-            println!("created {role} user {username} ({})", user.id);
-            Ok(())
-        }
-        Err(StoreError::Duplicate(_)) => anyhow::bail!("a user named {username} already exists"),
-        Err(error) => Err(error.into()),
-    }
+    let user = srs_experiments::create_user(&store, NewUser { username: username.trim().to_owned(), password, role, email })
+        .await
+        .map_err(|error| anyhow::anyhow!("{}", error.detail()))?;
+    println!("created {role} user {} ({})", user.username, user.id);
+    Ok(())
 }
 
 fn read_stdin_password() -> anyhow::Result<String> {
@@ -43,6 +29,9 @@ fn prompt_password() -> anyhow::Result<String> {
     let second = rpassword::prompt_password("Repeat password: ")?;
     if first != second {
         anyhow::bail!("the passwords do not match");
+    }
+    if first.chars().count() < srs_experiments::MIN_PASSWORD_CHARS {
+        anyhow::bail!("the password must be at least {} characters", srs_experiments::MIN_PASSWORD_CHARS);
     }
     Ok(first)
 }

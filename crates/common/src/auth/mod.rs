@@ -1,4 +1,10 @@
-//! Authentication building blocks: password hashing and JWT signing keys.
+//! Authentication building blocks: password hashing, JWT keys and tokens, the authenticated
+//! caller of a request, and device tokens.
 
+mod caller;
+pub mod device_token;
+pub mod jwt;
 pub mod keys;
 pub mod password;
+
+pub use caller::Caller;

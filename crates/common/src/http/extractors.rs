@@ -5,7 +5,7 @@ use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::web;
 
 /// Largest JSON body the metadata endpoints accept.
-const JSON_LIMIT: usize = 1 << 20;
+pub(super) const JSON_LIMIT: usize = 1 << 20;
 
 pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default().limit(JSON_LIMIT).error_handler(|error, _| json_error(error).into())

@@ -1,13 +1,17 @@
 //! HTTP plumbing every service shares: health and readiness, Prometheus metrics, the OpenAPI
-//! document, request observation (spans and metrics), JSON error handling and the server
-//! bootstrap.
+//! document and docs page, request observation (spans and metrics), JSON bodies and their
+//! errors, field validation and the server bootstrap.
 
 mod extractors;
 pub mod health;
+mod json_body;
 pub mod metrics;
 mod observe;
 pub mod openapi;
 pub mod server;
+pub mod validate;
 
 pub use extractors::{json_config, path_config, query_config};
+pub use json_body::{parse as parse_json, JsonBody};
 pub use server::{Mount, RunningServer, ServerBuilder};
+pub use validate::Check;

@@ -21,10 +21,30 @@ pub struct OpenApiDocument(pub String);
 pub fn merged(services: impl IntoIterator<Item = utoipa::openapi::OpenApi>) -> utoipa::openapi::OpenApi {
     let mut document = OperationsApi::openapi();
     document.info.version = env!("CARGO_PKG_VERSION").to_owned();
+    document.components.get_or_insert_with(Default::default).add_security_scheme(
+        "bearer",
+        utoipa::openapi::security::SecurityScheme::Http(
+            utoipa::openapi::security::HttpBuilder::new()
+                .scheme(utoipa::openapi::security::HttpAuthScheme::Bearer)
+                .bearer_format("JWT")
+                .build(),
+        ),
+    );
     for service in services {
         document.merge(service);
     }
     document
+}
+
+/// Where the human-readable API reference is served.
+pub const DOCS_PATH: &str = "/api/v1/docs";
+
+/// The API reference page (Scalar) rendering the merged document. The page's script comes
+/// from Scalar's CDN, so reading it needs a browser with internet access; the JSON document at
+/// `/api/v1/openapi.json` works everywhere.
+pub fn docs_page(document: utoipa::openapi::OpenApi) -> utoipa_scalar::Scalar<utoipa::openapi::OpenApi> {
+    use utoipa_scalar::Servable;
+    utoipa_scalar::Scalar::with_url(DOCS_PATH, document)
 }
 
 /// This OpenAPI document.

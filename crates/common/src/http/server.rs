@@ -41,8 +41,8 @@ impl ServerBuilder {
 
     pub fn serve(self, listener: TcpListener) -> std::io::Result<RunningServer> {
         let addr = listener.local_addr()?;
-        let document = openapi::merged(self.documents);
-        let document = OpenApiDocument(document.to_json().map_err(std::io::Error::other)?);
+        let merged = openapi::merged(self.documents);
+        let document = OpenApiDocument(merged.to_json().map_err(std::io::Error::other)?);
         let shutdown_timeout = self.context.settings.server.shutdown_timeout_secs;
         let (context, mounts) = (self.context, Arc::new(self.mounts));
         let server = HttpServer::new(move || {
@@ -58,6 +58,7 @@ impl ServerBuilder {
                 .service(health::readyz)
                 .service(health::metrics)
                 .service(openapi::openapi_json)
+                .service(openapi::docs_page(merged.clone()))
                 .configure(move |config| mounts.iter().for_each(|mount| mount(config)))
                 .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::not_found("no such endpoint")) }))
         })

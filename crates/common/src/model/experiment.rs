@@ -1,4 +1,4 @@
-use crate::time::Timestamp;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// An experiment with its tasks, operators and participants kept together, so that one
@@ -15,7 +15,7 @@ pub struct Experiment {
     /// User ids of the assigned operators.
     pub operators: Vec<String>,
     pub participants: Vec<Participant>,
-    pub created_at: Timestamp,
+    pub created_at: DateTime<Utc>,
     /// Bumped by every update; the store uses it for optimistic concurrency.
     pub version: u64,
 }
@@ -54,13 +54,13 @@ pub enum ProgressStatus {
 }
 
 /// How far one participant is with one task.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Progress {
     pub experiment_id: String,
     pub participant_id: String,
     pub task_id: String,
     pub status: ProgressStatus,
     pub note: Option<String>,
-    pub updated_at: Timestamp,
+    pub updated_at: DateTime<Utc>,
     pub updated_by: String,
 }

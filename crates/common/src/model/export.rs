@@ -1,4 +1,4 @@
-use crate::time::Timestamp;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -38,8 +38,8 @@ pub struct ExportRecord {
     pub rows_total: u64,
     pub error: Option<String>,
     pub files: Vec<ExportFile>,
-    pub created_at: Timestamp,
-    pub finished_at: Option<Timestamp>,
+    pub created_at: DateTime<Utc>,
+    pub finished_at: Option<DateTime<Utc>>,
     /// The newest `received_at` (ns) the export covered; guards deleting unexported samples.
     pub covers_received_until: Option<i64>,
 }

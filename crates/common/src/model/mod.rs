@@ -11,7 +11,7 @@ pub use experiment::{Experiment, Participant, Progress, ProgressStatus, Task};
 pub use export::{ExportFile, ExportFilter, ExportRecord, ExportStatus};
 pub use recording::{LogEntry, Recording, RecordingStamp};
 pub use sample::{NewSample, SampleQuery, SampleStat, StoredSample};
-pub use user::{ConfiguredSensor, DeviceToken, Role, SensorConfig, User};
+pub use user::{ConfiguredSensor, DeviceToken, RefreshRotation, RefreshToken, Role, SensorConfig, User};
 
 /// A new unique id: a UUIDv7 string.
 pub fn new_id() -> String {

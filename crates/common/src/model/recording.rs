@@ -1,15 +1,15 @@
-use crate::time::Timestamp;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// One session of one participant (optionally on one task). At most one runs at a time.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Recording {
     pub id: String,
     pub experiment_id: String,
     pub participant_id: String,
     pub task_id: Option<String>,
-    pub started_at: Timestamp,
-    pub stopped_at: Option<Timestamp>,
+    pub started_at: DateTime<Utc>,
+    pub stopped_at: Option<DateTime<Utc>>,
 }
 
 impl Recording {
@@ -33,11 +33,11 @@ pub struct RecordingStamp {
 }
 
 /// A logbook line written by an operator during an experiment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct LogEntry {
     pub id: String,
     pub experiment_id: String,
-    pub at: Timestamp,
+    pub at: DateTime<Utc>,
     pub author: String,
     pub message: String,
     pub recording_id: Option<String>,

@@ -1,4 +1,4 @@
-use crate::time::Timestamp;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
@@ -45,7 +45,7 @@ pub struct User {
     pub role: Role,
     pub email: Option<String>,
     pub password_hash: String,
-    pub created_at: Timestamp,
+    pub created_at: DateTime<Utc>,
 }
 
 /// A sensor's device token; only the SHA-256 of the token is kept.
@@ -54,18 +54,18 @@ pub struct DeviceToken {
     pub id: String,
     pub sensor_id: String,
     pub token_hash: String,
-    pub created_at: Timestamp,
-    pub revoked_at: Option<Timestamp>,
+    pub created_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// A named selection of the sensors file's sensors, each enabled or not.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct SensorConfig {
     pub id: String,
     pub name: String,
     pub sensors: Vec<ConfiguredSensor>,
-    pub created_at: Timestamp,
-    pub updated_at: Timestamp,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -75,4 +75,26 @@ pub struct ConfiguredSensor {
     pub sensor_type: String,
     pub name: String,
     pub enabled: bool,
+}
+
+/// One issued refresh token. Every refresh marks the presented token used and issues the next
+/// one in the same family; presenting a used token again means it was stolen or replayed, so
+/// the whole family (that login's every token) is revoked.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefreshToken {
+    pub id: String,
+    pub family_id: String,
+    pub user_id: String,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// What presenting a refresh token did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefreshRotation {
+    /// It was current: it is now used, and the next one is stored.
+    Rotated,
+    /// It was already used or revoked: its whole family is now revoked.
+    Reused,
 }

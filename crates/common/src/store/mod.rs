@@ -2,6 +2,7 @@
 //! SQLite (embedded default) and MongoDB (production). One contract test suite
 //! (`tests/store_contract.rs`) runs against both, so services never depend on the backend.
 
+pub mod backup;
 mod error;
 pub mod mongo;
 mod paging;
@@ -55,6 +56,14 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the user with the same id; `NotFound` or `Duplicate` (username taken).
     async fn update_user(&self, user: &User) -> StoreResult<()>;
     async fn delete_user(&self, id: &str) -> StoreResult<()>;
+
+    // --- refresh tokens ---
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()>;
+    /// Atomically: if `used_id` is current, marks it used and stores `next` (`Rotated`);
+    /// if it was already used or revoked, revokes its family (`Reused`); `NotFound` if unknown.
+    async fn rotate_refresh_token(&self, used_id: &str, next: &RefreshToken, at: Timestamp) -> StoreResult<RefreshRotation>;
+    /// Revokes every refresh token of the user (deletion, password or role change).
+    async fn revoke_user_refresh_tokens(&self, user_id: &str, at: Timestamp) -> StoreResult<()>;
 
     // --- device tokens ---
     async fn insert_device_token(&self, token: &DeviceToken) -> StoreResult<()>;

@@ -46,6 +46,8 @@ impl MongoStore {
         let indexes = [
             ("users", unique(doc! {"username": 1})),
             ("device_tokens", unique(doc! {"token_hash": 1})),
+            ("refresh_tokens", plain(doc! {"family_id": 1})),
+            ("refresh_tokens", plain(doc! {"user_id": 1})),
             ("logbook", plain(doc! {"experiment_id": 1, "_id": 1})),
             ("progress", plain(doc! {"experiment_id": 1})),
             ("exports", plain(doc! {"experiment_id": 1})),
@@ -175,6 +177,29 @@ impl Store for MongoStore {
         if result.deleted_count == 0 {
             return Err(StoreError::NotFound("user".into()));
         }
+        Ok(())
+    }
+
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
+        self.insert("refresh_tokens", &token.id, token, "refresh token").await
+    }
+    async fn rotate_refresh_token(&self, used_id: &str, next: &RefreshToken, at: Timestamp) -> StoreResult<RefreshRotation> {
+        let current = doc! {"_id": used_id, "used_at": bson::Bson::Null, "revoked_at": bson::Bson::Null};
+        let claimed =
+            self.docs("refresh_tokens").find_one_and_update(current, doc! {"$set": {"used_at": to_bson(&at)?}}).await.map_err(map_error)?;
+        if claimed.is_some() {
+            self.insert_refresh_token(next).await?;
+            return Ok(RefreshRotation::Rotated);
+        }
+        let used: RefreshToken =
+            self.find_one("refresh_tokens", doc! {"_id": used_id}).await?.ok_or_else(|| StoreError::NotFound("refresh token".into()))?;
+        let family = doc! {"family_id": &used.family_id, "revoked_at": bson::Bson::Null};
+        self.docs("refresh_tokens").update_many(family, doc! {"$set": {"revoked_at": to_bson(&at)?}}).await.map_err(map_error)?;
+        Ok(RefreshRotation::Reused)
+    }
+    async fn revoke_user_refresh_tokens(&self, user_id: &str, at: Timestamp) -> StoreResult<()> {
+        let filter = doc! {"user_id": user_id, "revoked_at": bson::Bson::Null};
+        self.docs("refresh_tokens").update_many(filter, doc! {"$set": {"revoked_at": to_bson(&at)?}}).await.map_err(map_error)?;
         Ok(())
     }
 

@@ -182,6 +182,56 @@ impl Store for SqliteStore {
         self.transact(move |tx| expect_changed(tx.execute("DELETE FROM users WHERE id = ?1", [id]).map_err(map_error)?, "user")).await
     }
 
+    async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()> {
+        let (id, family, user, doc) = (token.id.clone(), token.family_id.clone(), token.user_id.clone(), to_doc(token)?);
+        self.transact(move |tx| {
+            tx.execute("INSERT INTO refresh_tokens (id, family_id, user_id, doc) VALUES (?1, ?2, ?3, ?4)", params![id, family, user, doc])
+                .map_err(duplicate_as("refresh token"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn rotate_refresh_token(&self, used_id: &str, next: &RefreshToken, at: Timestamp) -> StoreResult<RefreshRotation> {
+        let (used_id, next, at) = (used_id.to_owned(), next.clone(), to_doc(&at)?);
+        self.transact(move |tx| {
+            let found: Option<RefreshToken> = query_doc(tx, "SELECT doc FROM refresh_tokens WHERE id = ?1", [&used_id])?;
+            let used = found.ok_or_else(|| StoreError::NotFound("refresh token".into()))?;
+            if used.used_at.is_some() || used.revoked_at.is_some() {
+                tx.execute(
+                    "UPDATE refresh_tokens SET doc = json_set(doc, '$.revoked_at', json(?2))
+                     WHERE family_id = ?1 AND json_extract(doc, '$.revoked_at') IS NULL",
+                    params![used.family_id, at],
+                )
+                .map_err(map_error)?;
+                return Ok(RefreshRotation::Reused);
+            }
+            tx.execute("UPDATE refresh_tokens SET doc = json_set(doc, '$.used_at', json(?2)) WHERE id = ?1", params![used_id, at])
+                .map_err(map_error)?;
+            tx.execute(
+                "INSERT INTO refresh_tokens (id, family_id, user_id, doc) VALUES (?1, ?2, ?3, ?4)",
+                params![next.id, next.family_id, next.user_id, to_doc(&next)?],
+            )
+            .map_err(duplicate_as("refresh token"))?;
+            Ok(RefreshRotation::Rotated)
+        })
+        .await
+    }
+
+    async fn revoke_user_refresh_tokens(&self, user_id: &str, at: Timestamp) -> StoreResult<()> {
+        let (user_id, at) = (user_id.to_owned(), to_doc(&at)?);
+        self.transact(move |tx| {
+            tx.execute(
+                "UPDATE refresh_tokens SET doc = json_set(doc, '$.revoked_at', json(?2))
+                 WHERE user_id = ?1 AND json_extract(doc, '$.revoked_at') IS NULL",
+                params![user_id, at],
+            )
+            .map_err(map_error)?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn insert_device_token(&self, token: &DeviceToken) -> StoreResult<()> {
         let (id, sensor, hash, doc) = (token.id.clone(), token.sensor_id.clone(), token.token_hash.clone(), to_doc(token)?);
         self.transact(move |tx| {

@@ -7,7 +7,8 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE users (
     key INTEGER PRIMARY KEY,
     id TEXT NOT NULL UNIQUE,
@@ -91,7 +92,19 @@ CREATE UNIQUE INDEX samples_dedup_id ON samples (sensor, sample_id) WHERE sample
 CREATE UNIQUE INDEX samples_dedup_ts ON samples (sensor, ts) WHERE sample_id IS NULL;
 -- Time-ordered reads per experiment (export), keyset-paginated on (ts, rowid).
 CREATE INDEX samples_by_experiment_ts ON samples (experiment, ts);
-"#];
+"#,
+    r#"
+CREATE TABLE refresh_tokens (
+    key INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    family_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX refresh_tokens_by_family ON refresh_tokens (family_id);
+CREATE INDEX refresh_tokens_by_user ON refresh_tokens (user_id);
+"#,
+];
 
 /// Pragmas for every connection. WAL lets readers run beside the one writer (and other
 /// processes on the same host); `synchronous = NORMAL` in WAL survives process crashes

@@ -1,0 +1,71 @@
+//! The experiment lifecycle events the experiments service publishes and ingest, control and
+//! notifier consume: their routing keys and payloads. Each carries what a consumer needs to act
+//! without reading the store (it still re-reads the store at start-up and after a reconnect).
+
+use crate::bus::Event;
+use crate::model::ConfiguredSensor;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub const EXPERIMENT_ACTIVATED: &str = "experiment.activated";
+pub const EXPERIMENT_DEACTIVATED: &str = "experiment.deactivated";
+pub const RECORDING_STARTED: &str = "recording.started";
+pub const RECORDING_STOPPED: &str = "recording.stopped";
+pub const SENSOR_CONFIG_CHANGED: &str = "sensor_config.changed";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExperimentActivated {
+    pub experiment_id: String,
+    pub name: String,
+    pub sensor_config_id: String,
+    /// Ids of the sensors whose samples are stored while this experiment records.
+    pub enabled_sensors: Vec<String>,
+    /// The experiment this one replaced as the active one, if any.
+    pub previous_experiment_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExperimentDeactivated {
+    pub experiment_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RecordingStarted {
+    pub recording_id: String,
+    pub experiment_id: String,
+    pub participant_id: String,
+    pub participant_code: String,
+    pub task_id: Option<String>,
+    pub task_name: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub enabled_sensors: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct RecordingStopped {
+    pub recording_id: String,
+    pub experiment_id: String,
+    pub participant_id: String,
+    pub task_id: Option<String>,
+    pub started_at: DateTime<Utc>,
+    pub stopped_at: DateTime<Utc>,
+    pub sample_count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SensorConfigChanged {
+    pub sensor_config_id: String,
+    pub name: String,
+    pub sensors: Vec<ConfiguredSensor>,
+    pub enabled_sensors: Vec<String>,
+}
+
+/// The bus event of `kind` carrying `payload`.
+pub fn event<T: Serialize>(kind: &str, payload: &T) -> Event {
+    Event::new(kind, serde_json::to_value(payload).unwrap_or(serde_json::Value::Null))
+}
+
+/// The ids of the enabled sensors of a config.
+pub fn enabled_sensors(sensors: &[ConfiguredSensor]) -> Vec<String> {
+    sensors.iter().filter(|s| s.enabled).map(|s| s.id.clone()).collect()
+}

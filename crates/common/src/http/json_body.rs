@@ -1,0 +1,120 @@
+//! `JsonBody<T>`: a JSON request body whose errors name the field. Unlike `web::Json`, a wrong
+//! type deep inside the body is reported with its path (`sensors[2].enabled`), which is what a
+//! person fixing a request needs.
+
+use super::extractors::JSON_LIMIT;
+use crate::error::{ApiError, FieldProblem};
+use actix_web::http::StatusCode;
+use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest};
+use futures_util::future::LocalBoxFuture;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+
+pub struct JsonBody<T>(pub T);
+
+impl<T> JsonBody<T> {
+    pub fn into_inner(self) -> T {
+        self.0
+    }
+}
+
+impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(request: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let content_type = request.content_type().to_ascii_lowercase();
+        let is_json = content_type == "application/json" || (content_type.starts_with("application/") && content_type.ends_with("+json"));
+        let mut payload = payload.take();
+        Box::pin(async move {
+            if !is_json {
+                return Err(ApiError::new(
+                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                    "unsupported_media_type",
+                    "expected Content-Type: application/json",
+                ));
+            }
+            let mut body = web::BytesMut::new();
+            while let Some(chunk) = payload.next().await {
+                let chunk = chunk.map_err(|e| ApiError::bad_request("invalid_body", format!("cannot read the body: {e}")))?;
+                if body.len() + chunk.len() > JSON_LIMIT {
+                    return Err(ApiError::new(
+                        StatusCode::PAYLOAD_TOO_LARGE,
+                        "body_too_large",
+                        format!("the body is over the limit of {JSON_LIMIT} bytes"),
+                    ));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            parse(&body).map(JsonBody)
+        })
+    }
+}
+
+/// Parses `bytes` as `T`: 400 `malformed_json` for bad syntax, 422 `invalid_field` naming the
+/// field for well-formed JSON of the wrong shape.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = match serde_path_to_error::deserialize(&mut deserializer) {
+        Ok(value) => value,
+        Err(error) => {
+            let path = error.path().to_string();
+            let inner = error.into_inner();
+            if !inner.is_data() {
+                return Err(ApiError::bad_request("malformed_json", format!("malformed JSON: {inner}")));
+            }
+            let message = inner.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            let field = if path == "." { named_in(&message) } else { Some(path) };
+            let detail = match &field {
+                Some(field) if !message.contains('`') => format!("{field}: {message}"),
+                _ => message.clone(),
+            };
+            return Err(ApiError::unprocessable("invalid_field", detail).with_errors(vec![FieldProblem { index: None, field, message }]));
+        }
+    };
+    deserializer.end().map_err(|e| ApiError::bad_request("malformed_json", format!("malformed JSON: {e}")))?;
+    Ok(value)
+}
+
+/// serde names a missing or unknown top-level field only in its message: "missing field `name`".
+fn named_in(message: &str) -> Option<String> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(message[start..end].to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Body {
+        name: String,
+        items: Vec<Item>,
+    }
+
+    #[derive(Debug, serde::Deserialize)]
+    #[serde(deny_unknown_fields)]
+    #[allow(dead_code)]
+    struct Item {
+        enabled: bool,
+    }
+
+    fn field_of(body: &str) -> (String, Option<String>) {
+        let error = parse::<Body>(body.as_bytes()).expect_err("invalid");
+        (error.code().to_owned(), error.errors().first().and_then(|e| e.field.clone()))
+    }
+
+    #[test]
+    fn errors_name_the_field() {
+        assert_eq!(field_of(r#"{"items": []}"#), ("invalid_field".into(), Some("name".into())));
+        assert_eq!(field_of(r#"{"name": "a", "items": [], "extra": 1}"#), ("invalid_field".into(), Some("extra".into())));
+        assert_eq!(field_of(r#"{"name": 5, "items": []}"#), ("invalid_field".into(), Some("name".into())));
+        assert_eq!(field_of(r#"{"name": "a", "items": [{"enabled": true}, {"enabled": "yes"}]}"#).1, Some("items[1].enabled".into()));
+        assert_eq!(field_of(r#"{"name": "a""#).0, "malformed_json");
+        assert_eq!(field_of(r#"{"name": "a", "items": []} trailing"#).0, "malformed_json");
+    }
+}
