@@ -27,6 +27,9 @@ pub struct TestApp {
     pub url: String,
     pub client: reqwest::Client,
     pub context: AppContext,
+    /// The JWT key pair the service signs with, for tests that forge tokens.
+    pub private_pem: String,
+    pub public_pem: String,
     server: Option<RunningServer>,
     _dir: tempfile::TempDir,
 }
@@ -84,7 +87,11 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let settings = Settings::load_from(dir.path(), None, Vec::new()).expect("settings");
         let store = open_store(backend, dir.path()).await;
-        let jwt = Arc::new(JwtKeys::ephemeral(&settings.auth.issuer, &settings.auth.audience).expect("keys"));
+        let (private_pem, public_pem) = srs_common::auth::keys::generate_pem().expect("keys");
+        let jwt = Arc::new(
+            JwtKeys::from_pem(Some(private_pem.as_bytes()), public_pem.as_bytes(), &settings.auth.issuer, &settings.auth.audience)
+                .expect("keys"),
+        );
         let sensors = Arc::new(SensorCatalog::load(Path::new("")).expect("built-in sensors file"));
         let context = AppContext { settings: Arc::new(settings), store, bus, sensors, jwt };
         let server = ServerBuilder::new(context.clone())
@@ -92,7 +99,7 @@ impl TestApp {
             .bind("127.0.0.1:0".parse().expect("addr"))
             .expect("bind");
         let url = format!("http://{}", server.addr());
-        Self { url, client: reqwest::Client::new(), context, server: Some(server), _dir: dir }
+        Self { url, client: reqwest::Client::new(), context, private_pem, public_pem, server: Some(server), _dir: dir }
     }
 
     pub async fn stop(mut self) {

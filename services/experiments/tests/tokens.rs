@@ -1,0 +1,141 @@
+//! Tokens that must not get in (every one 401), refresh rotation with family revocation on
+//! replay, and login throttling.
+
+mod support;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use srs_common::model::Role;
+use srs_experiments::LoginLimits;
+use support::{Backend, TestApp, PASSWORD};
+
+fn now() -> i64 {
+    srs_common::time::now().timestamp()
+}
+
+/// Valid claims for `user`, to be spoiled one way at a time.
+fn claims(user_id: &str) -> Value {
+    json!({"sub": user_id, "name": "erin", "role": "experimenter", "typ": "access", "jti": "j", "iss": "srs", "aud": "srs",
+           "iat": now(), "nbf": now(), "exp": now() + 600})
+}
+
+fn signed(app: &TestApp, claims: &Value) -> String {
+    let key = EncodingKey::from_ed_pem(app.private_pem.as_bytes()).expect("key");
+    jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), claims, &key).expect("sign")
+}
+
+fn with(mut claims: Value, key: &str, value: Value) -> Value {
+    claims[key] = value;
+    claims
+}
+
+async fn status_of(app: &TestApp, token: &str) -> StatusCode {
+    app.get(token, "/api/v1/auth/me").await.0
+}
+
+#[tokio::test]
+async fn forged_and_misused_tokens_get_401() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let user = app.user("erin", Role::Experimenter).await;
+    let good = claims(&user.id);
+    assert_eq!(status_of(&app, &signed(&app, &good)).await, StatusCode::OK, "the baseline forged with the real key is valid");
+
+    let segment = |value: &Value| URL_SAFE_NO_PAD.encode(value.to_string());
+    let none = format!("{}.{}.", segment(&json!({"alg": "none", "typ": "JWT"})), segment(&good));
+    let hs256 =
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &good, &EncodingKey::from_secret(app.public_pem.as_bytes())).expect("hs256");
+    let valid = signed(&app, &good);
+    let parts: Vec<&str> = valid.split('.').collect();
+    let tampered = format!("{}.{}.{}", parts[0], segment(&with(good.clone(), "role", json!("admin"))), parts[2]);
+    let cases = [
+        ("alg none", none),
+        ("HS256 signed with the public key", hs256),
+        ("wrong audience", signed(&app, &with(good.clone(), "aud", json!("other")))),
+        ("wrong issuer", signed(&app, &with(good.clone(), "iss", json!("evil")))),
+        ("expired beyond the leeway", signed(&app, &with(good.clone(), "exp", json!(now() - 120)))),
+        ("nbf in the future", signed(&app, &with(good.clone(), "nbf", json!(now() + 600)))),
+        (
+            "no exp",
+            signed(&app, &{
+                let mut c = good.clone();
+                c.as_object_mut().expect("object").remove("exp");
+                c
+            }),
+        ),
+        ("tampered payload", tampered),
+        ("a refresh token as access token", user.refresh.clone()),
+        ("garbage", "not.a.token".to_owned()),
+    ];
+    for (what, token) in cases {
+        let (status, problem) = app.get(&token, "/api/v1/auth/me").await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{what}: {problem}");
+        assert_eq!(problem["code"], "unauthorized", "{what}");
+    }
+    // Within the leeway an expired token still works (clock skew between services).
+    assert_eq!(status_of(&app, &signed(&app, &with(good, "exp", json!(now() - 5)))).await, StatusCode::OK);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn refresh_rotates_and_a_replayed_token_revokes_the_family() {
+    let app = TestApp::start(Backend::Sqlite).await;
+    let user = app.user("erin", Role::Experimenter).await;
+    let other_session = app.login("erin", PASSWORD).await;
+    let refresh = |token: String| app.call(reqwest::Method::POST, "/api/v1/auth/refresh", None, Some(json!({"refresh_token": token})));
+
+    let (status, second) = refresh(user.refresh.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{second}");
+    assert_eq!(second["token_type"], "Bearer");
+    assert_eq!(status_of(&app, second["access_token"].as_str().expect("access")).await, StatusCode::OK);
+    let (status, third) = refresh(second["refresh_token"].as_str().expect("refresh").to_owned()).await;
+    assert_eq!(status, StatusCode::OK);
+
+    // The first token was rotated out: presenting it again is a replay.
+    let (status, problem) = refresh(user.refresh.clone()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{problem}");
+    // ... and it revoked the whole family, including the current token.
+    assert_eq!(refresh(third["refresh_token"].as_str().expect("refresh").to_owned()).await.0, StatusCode::UNAUTHORIZED);
+    // Another login of the same user is a different family and still works.
+    assert_eq!(refresh(other_session["refresh_token"].as_str().expect("refresh").to_owned()).await.0, StatusCode::OK);
+    // An access token is no refresh token.
+    assert_eq!(refresh(user.token.clone()).await.0, StatusCode::UNAUTHORIZED);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn logins_are_throttled_per_account_and_per_address() {
+    let bus = std::sync::Arc::new(srs_common::bus::memory::MemoryBus::new(5));
+    let app = TestApp::start_with(Backend::Sqlite, bus, LoginLimits { per_account_per_minute: 3, per_address_per_minute: 6 }).await;
+    srs_experiments::create_user(
+        &app.context.store,
+        srs_experiments::NewUser { username: "erin".into(), password: PASSWORD.into(), role: Role::Experimenter, email: None },
+    )
+    .await
+    .expect("user");
+    let attempt = |username: &str, password: &str| {
+        app.call(reqwest::Method::POST, "/api/v1/auth/login", None, Some(json!({"username": username, "password": password})))
+    };
+    for _ in 0..3 {
+        assert_eq!(attempt("erin", "wrong password").await.0, StatusCode::UNAUTHORIZED);
+    }
+    // The account is out of attempts, even with the right password.
+    let response = app
+        .client
+        .post(format!("{}/api/v1/auth/login", app.url))
+        .json(&json!({"username": "erin", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    let retry: u64 = response.headers().get("retry-after").expect("Retry-After").to_str().expect("ascii").parse().expect("seconds");
+    assert!((1..=60).contains(&retry), "{retry}");
+    // Other accounts from the same address until the address is out of attempts too.
+    assert_eq!(attempt("nobody", "x").await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(attempt("someone", "x").await.0, StatusCode::UNAUTHORIZED);
+    let (status, problem) = attempt("third", "x").await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("too_many_requests")));
+    app.stop().await;
+}
