@@ -8,7 +8,8 @@ use srs_common::model::Role;
 use support::{Backend, TestApp, PASSWORD};
 
 /// Sends `body` and checks status, code and the named field.
-async fn refused(app: &TestApp, token: &str, method: reqwest::Method, path: &str, body: Value, status: u16, code: &str, field: &str) {
+async fn refused(app: &TestApp, token: &str, method: reqwest::Method, path: &str, body: Value, expect: (u16, &str, &str)) {
+    let (status, code, field) = expect;
     let (got, problem) = app.call(method.clone(), path, Some(token), Some(body.clone())).await;
     assert_eq!(got.as_u16(), status, "{method} {path} {body}: {problem}");
     assert_eq!(problem["code"], code, "{method} {path} {body}: {problem}");
@@ -29,7 +30,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
 
     // Users.
     let user = |v: Value| v;
-    refused(&app, a, M::POST, "/api/v1/users", user(json!({"password": PASSWORD, "role": "operator"})), 422, "invalid_field", "username")
+    refused(&app, a, M::POST, "/api/v1/users", user(json!({"password": PASSWORD, "role": "operator"})), (422, "invalid_field", "username"))
         .await;
     refused(
         &app,
@@ -37,9 +38,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         M::POST,
         "/api/v1/users",
         user(json!({"username": "", "password": PASSWORD, "role": "operator"})),
-        422,
-        "invalid_field",
-        "username",
+        (422, "invalid_field", "username"),
     )
     .await;
     refused(
@@ -48,9 +47,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         M::POST,
         "/api/v1/users",
         user(json!({"username": "x".repeat(65), "password": PASSWORD, "role": "operator"})),
-        422,
-        "invalid_field",
-        "username",
+        (422, "invalid_field", "username"),
     )
     .await;
     refused(
@@ -59,9 +56,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         M::POST,
         "/api/v1/users",
         user(json!({"username": "bob", "password": "short", "role": "operator"})),
-        422,
-        "invalid_field",
-        "password",
+        (422, "invalid_field", "password"),
     )
     .await;
     refused(
@@ -70,9 +65,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         M::POST,
         "/api/v1/users",
         user(json!({"username": "bob", "password": PASSWORD, "role": "king"})),
-        422,
-        "invalid_field",
-        "role",
+        (422, "invalid_field", "role"),
     )
     .await;
     refused(
@@ -81,9 +74,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         M::POST,
         "/api/v1/users",
         user(json!({"username": "bob", "password": PASSWORD, "role": "operator", "admin": true})),
-        422,
-        "invalid_field",
-        "admin",
+        (422, "invalid_field", "admin"),
     )
     .await;
     refused(
@@ -92,9 +83,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         M::POST,
         "/api/v1/users",
         user(json!({"username": 5, "password": PASSWORD, "role": "operator"})),
-        422,
-        "invalid_field",
-        "username",
+        (422, "invalid_field", "username"),
     )
     .await;
     refused(
@@ -103,9 +92,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         M::POST,
         "/api/v1/users",
         user(json!({"username": "bob", "password": PASSWORD, "role": "operator", "email": "nope"})),
-        422,
-        "invalid_field",
-        "email",
+        (422, "invalid_field", "email"),
     )
     .await;
     refused(
@@ -114,16 +101,14 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         M::POST,
         "/api/v1/users",
         user(json!({"username": "erin", "password": PASSWORD, "role": "operator"})),
-        409,
-        "duplicate_username",
-        "username",
+        (409, "duplicate_username", "username"),
     )
     .await;
     let (_, users) = app.get(a, "/api/v1/users").await;
     assert_eq!(users.as_array().map(Vec::len), Some(2), "nothing stored: {users}");
 
     // Sensor configs and experiments.
-    refused(&app, t, M::POST, "/api/v1/sensor-configs", json!({"name": "  "}), 422, "invalid_field", "name").await;
+    refused(&app, t, M::POST, "/api/v1/sensor-configs", json!({"name": "  "}), (422, "invalid_field", "name")).await;
     let config = format!("/api/v1/sensor-configs/{}", experiment.config_id);
     refused(
         &app,
@@ -131,12 +116,10 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         M::PUT,
         &config,
         json!({"sensors": [{"id": "ecg-1", "enabled": false}, {"id": "nope", "enabled": false}]}),
-        422,
-        "unknown_id",
-        "sensors[1].id",
+        (422, "unknown_id", "sensors[1].id"),
     )
     .await;
-    refused(&app, t, M::PUT, &config, json!({"sensors": [{"id": "ecg-1", "enabled": "no"}]}), 422, "invalid_field", "sensors[0].enabled")
+    refused(&app, t, M::PUT, &config, json!({"sensors": [{"id": "ecg-1", "enabled": "no"}]}), (422, "invalid_field", "sensors[0].enabled"))
         .await;
     let (_, unchanged) = app.get(t, &config).await;
     assert!(unchanged["sensors"].as_array().expect("sensors").iter().all(|s| s["enabled"] == true), "a rejected change stores nothing");
@@ -146,9 +129,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         M::POST,
         "/api/v1/experiments",
         json!({"name": long, "sensor_config_id": experiment.config_id}),
-        422,
-        "invalid_field",
-        "name",
+        (422, "invalid_field", "name"),
     )
     .await;
     refused(
@@ -157,28 +138,24 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         M::POST,
         "/api/v1/experiments",
         json!({"name": "e", "sensor_config_id": "missing"}),
-        422,
-        "unknown_id",
-        "sensor_config_id",
+        (422, "unknown_id", "sensor_config_id"),
     )
     .await;
-    refused(&app, t, M::POST, "/api/v1/experiments", json!({"name": "e"}), 422, "invalid_field", "sensor_config_id").await;
+    refused(&app, t, M::POST, "/api/v1/experiments", json!({"name": "e"}), (422, "invalid_field", "sensor_config_id")).await;
     refused(
         &app,
         a,
         M::POST,
         "/api/v1/experiments",
         json!({"name": "e", "sensor_config_id": experiment.config_id, "owner_id": "ghost"}),
-        422,
-        "unknown_id",
-        "owner_id",
+        (422, "unknown_id", "owner_id"),
     )
     .await;
     let (_, list) = app.get(a, "/api/v1/experiments").await;
     assert_eq!(list.as_array().map(Vec::len), Some(1), "nothing stored");
 
     // Members, recordings, logbook, progress.
-    refused(&app, t, M::POST, &format!("/api/v1/experiments/{id}/participants"), json!({"code": "P01"}), 409, "duplicate_code", "code")
+    refused(&app, t, M::POST, &format!("/api/v1/experiments/{id}/participants"), json!({"code": "P01"}), (409, "duplicate_code", "code"))
         .await;
     refused(
         &app,
@@ -186,9 +163,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         M::POST,
         &format!("/api/v1/experiments/{id}/participants"),
         json!({"code": "P9", "attributes": [1]}),
-        422,
-        "invalid_field",
-        "attributes",
+        (422, "invalid_field", "attributes"),
     )
     .await;
     refused(
@@ -197,9 +172,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         M::POST,
         &format!("/api/v1/experiments/{id}/tasks"),
         json!({"name": "t", "description": "d".repeat(10_001)}),
-        422,
-        "invalid_field",
-        "description",
+        (422, "invalid_field", "description"),
     )
     .await;
     refused(
@@ -208,9 +181,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         M::PUT,
         &format!("/api/v1/experiments/{id}/operators"),
         json!({"user_ids": [owner_id(&app, t).await, "ghost"]}),
-        422,
-        "unknown_id",
-        "user_ids[1]",
+        (422, "unknown_id", "user_ids[1]"),
     )
     .await;
     refused(
@@ -219,9 +190,7 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         M::POST,
         "/api/v1/recordings",
         json!({"experiment_id": id, "participant_id": "ghost"}),
-        422,
-        "unknown_id",
-        "participant_id",
+        (422, "unknown_id", "participant_id"),
     )
     .await;
     refused(
@@ -230,25 +199,22 @@ async fn bad_input_names_the_field_and_stores_nothing() {
         M::POST,
         "/api/v1/recordings",
         json!({"experiment_id": id, "participant_id": experiment.participant_id, "task_id": "ghost"}),
-        422,
-        "unknown_id",
-        "task_id",
+        (422, "unknown_id", "task_id"),
     )
     .await;
-    refused(&app, t, M::POST, &format!("/api/v1/experiments/{id}/logbook"), json!({"message": ""}), 422, "invalid_field", "message").await;
+    refused(&app, t, M::POST, &format!("/api/v1/experiments/{id}/logbook"), json!({"message": ""}), (422, "invalid_field", "message"))
+        .await;
     refused(
         &app,
         t,
         M::POST,
         &format!("/api/v1/experiments/{id}/logbook"),
         json!({"message": "m", "recording_id": "ghost"}),
-        422,
-        "unknown_id",
-        "recording_id",
+        (422, "unknown_id", "recording_id"),
     )
     .await;
     let progress = format!("/api/v1/experiments/{id}/participants/{}/progress/{}", experiment.participant_id, experiment.task_id);
-    refused(&app, t, M::PUT, &progress, json!({"status": "finished"}), 422, "invalid_field", "status").await;
+    refused(&app, t, M::PUT, &progress, json!({"status": "finished"}), (422, "invalid_field", "status")).await;
     let (_, stored) = app.get(t, &format!("/api/v1/experiments/{id}")).await;
     assert_eq!((stored["participants"].as_array().map(Vec::len), stored["tasks"].as_array().map(Vec::len)), (Some(1), Some(1)));
     assert_eq!(app.get(t, &format!("/api/v1/experiments/{id}/logbook")).await.1, json!([]));

@@ -30,6 +30,21 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Write a backup of all metadata (users, configs, experiments, recordings, logbook,
+    /// progress, export records) to FILE.
+    Backup {
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+    },
+    /// Restore a backup into the configured store (which must be empty unless --force).
+    Restore {
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Write over a store that already holds data: records with the same id are replaced
+        /// (users, configs, experiments, progress, export records) or kept (history).
+        #[arg(long)]
+        force: bool,
+    },
     /// Manage JWT signing keys.
     Keys {
         #[command(subcommand)]
@@ -78,6 +93,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { command: UserCommand::Add { username, role, email, password_stdin } } => {
             crate::users::add(&settings, username, role, email, password_stdin).await
         }
+        Command::Backup { out } => crate::backup::backup(&settings, &out).await,
+        Command::Restore { file, force } => crate::backup::restore(&settings, &file, force).await,
         Command::Keys { command: KeysCommand::Generate { out } } => {
             let (private, public) = (out.join("private.pem"), out.join("public.pem"));
             if private.exists() || public.exists() {

@@ -1,5 +1,6 @@
 //! `srs`: every SRS service in one process on the embedded defaults, and the admin CLI.
 
+mod backup;
 mod cli;
 mod serve;
 mod users;

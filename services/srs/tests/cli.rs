@@ -192,3 +192,69 @@ async fn several_processes_write_one_sqlite_file_while_serve_runs() {
     names.sort();
     assert_eq!(names, (0..6).map(|n| format!("operator{n}")).collect::<Vec<_>>());
 }
+
+fn srs_ok(dir: &Path, args: &[&str]) -> String {
+    let output = srs(dir).args(args).output().expect("run srs");
+    assert!(output.status.success(), "srs {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+async fn call(client: &reqwest::Client, method: reqwest::Method, url: String, token: &str, body: serde_json::Value) -> serde_json::Value {
+    let response = client.request(method, url).bearer_auth(token).json(&body).send().await.expect("request");
+    assert!(response.status().is_success(), "{}", response.status());
+    response.json().await.expect("json")
+}
+
+async fn login(client: &reqwest::Client, base: &str) -> String {
+    let body = serde_json::json!({"username": "admin", "password": "a long secret"});
+    let answer: serde_json::Value =
+        client.post(format!("{base}/api/v1/auth/login")).json(&body).send().await.expect("login").json().await.expect("json");
+    answer["access_token"].as_str().expect("access token").to_owned()
+}
+
+#[tokio::test]
+async fn backup_and_restore_round_trip_through_the_cli() {
+    use reqwest::Method;
+    let (lab, fresh) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
+    assert!(user_add(lab.path(), "admin", "a long secret").status.success());
+    let client = reqwest::Client::new();
+    let (child, base) = serve(lab.path(), &[]);
+    let token = login(&client, &base).await;
+    let config = call(&client, Method::POST, format!("{base}/api/v1/sensor-configs"), &token, serde_json::json!({"name": "c"})).await;
+    let experiment = call(
+        &client,
+        Method::POST,
+        format!("{base}/api/v1/experiments"),
+        &token,
+        serde_json::json!({"name": "e", "sensor_config_id": config["id"]}),
+    )
+    .await;
+    let id = experiment["id"].as_str().expect("id");
+    call(&client, Method::POST, format!("{base}/api/v1/experiments/{id}/participants"), &token, serde_json::json!({"code": "P01"})).await;
+    call(&client, Method::POST, format!("{base}/api/v1/experiments/{id}/logbook"), &token, serde_json::json!({"message": "calibrated"}))
+        .await;
+    call(&client, Method::POST, format!("{base}/api/v1/experiments/{id}/activate"), &token, serde_json::json!({})).await;
+    let before = call(&client, Method::GET, format!("{base}/api/v1/experiments/{id}"), &token, serde_json::json!(null)).await;
+    assert!(terminate(child).success());
+
+    let file = lab.path().join("backup.json");
+    let file_arg = file.to_str().expect("utf-8 path");
+    assert!(srs_ok(lab.path(), &["--data-dir", "data", "backup", "--out", file_arg]).contains("1 experiments"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(std::fs::metadata(&file).expect("backup file").permissions().mode() & 0o777, 0o600, "the backup holds password hashes");
+    }
+    srs_ok(fresh.path(), &["--data-dir", "data", "restore", file_arg]);
+    let refused = srs(fresh.path()).args(["--data-dir", "data", "restore", file_arg]).output().expect("run");
+    assert_one_error_line(&refused, "not empty");
+    assert!(srs_ok(fresh.path(), &["--data-dir", "data", "restore", "--force", file_arg]).contains("already present"));
+
+    let (child, base) = serve(fresh.path(), &[]);
+    let token = login(&client, &base).await;
+    let after = call(&client, Method::GET, format!("{base}/api/v1/experiments/{id}"), &token, serde_json::json!(null)).await;
+    assert_eq!(after, before, "the restored experiment is the same, still active");
+    let log = call(&client, Method::GET, format!("{base}/api/v1/experiments/{id}/logbook"), &token, serde_json::json!(null)).await;
+    assert_eq!(log[0]["message"], "calibrated");
+    assert!(terminate(child).success());
+}
