@@ -53,28 +53,17 @@ impl ExperimentView {
     }
 }
 
+/// A recording with how many samples it holds.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RecordingView {
-    pub id: String,
-    pub experiment_id: String,
-    pub participant_id: String,
-    pub task_id: Option<String>,
-    pub started_at: DateTime<Utc>,
-    pub stopped_at: Option<DateTime<Utc>>,
+    #[serde(flatten)]
+    pub recording: Recording,
     /// Samples stored for this recording so far.
     pub sample_count: u64,
 }
 
 impl RecordingView {
     pub fn new(recording: Recording, sample_count: u64) -> Self {
-        Self {
-            id: recording.id,
-            experiment_id: recording.experiment_id,
-            participant_id: recording.participant_id,
-            task_id: recording.task_id,
-            started_at: recording.started_at,
-            stopped_at: recording.stopped_at,
-            sample_count,
-        }
+        Self { recording, sample_count }
     }
 }
