@@ -42,7 +42,7 @@ fn authenticate(request: &HttpRequest) -> Result<Caller, ApiError> {
     let token =
         bearer_token(request).ok_or_else(|| ApiError::unauthorized("missing bearer token (Authorization: Bearer <access_token>)"))?;
     let claims = context.jwt.verify(token, TokenKind::Access).map_err(|e| ApiError::unauthorized(e.to_string()))?;
-    Ok(Caller { id: claims.sub, username: claims.name, role: claims.role })
+    Ok(Caller { id: claims.sub.clone(), username: claims.name.clone(), role: claims.role })
 }
 
 impl FromRequest for Caller {

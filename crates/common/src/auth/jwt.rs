@@ -7,9 +7,13 @@ use crate::settings::Settings;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
+use std::sync::Arc;
 
 /// Clock skew tolerated between the services that sign and verify tokens.
 pub const LEEWAY_SECS: u64 = 30;
+
+/// How many verified access tokens are remembered (about 1 KB each).
+const VERIFIED_CAPACITY: usize = 10_000;
 
 /// What a token is for; an access token cannot refresh and a refresh token cannot authenticate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -55,6 +59,10 @@ pub struct JwtKeys {
     validation: Validation,
     issuer: String,
     audience: String,
+    /// Access tokens that verified recently, keyed by the whole token (signature included), so
+    /// a client's every request does not pay for an Ed25519 verification again; only a token
+    /// that verified can hit, and its expiry is checked on every hit.
+    verified: quick_cache::sync::Cache<String, Arc<Claims>>,
 }
 
 impl JwtKeys {
@@ -87,7 +95,8 @@ impl JwtKeys {
         validation.set_required_spec_claims(&["exp", "nbf", "iss", "aud", "sub"]);
         validation.validate_nbf = true;
         validation.leeway = LEEWAY_SECS;
-        Ok(Self { encoding, decoding, validation, issuer: issuer.to_owned(), audience: audience.to_owned() })
+        let verified = quick_cache::sync::Cache::new(VERIFIED_CAPACITY);
+        Ok(Self { encoding, decoding, validation, issuer: issuer.to_owned(), audience: audience.to_owned(), verified })
     }
 
     /// Signs a token of `kind` for the user, valid for `ttl_secs` from now.
@@ -119,15 +128,23 @@ impl JwtKeys {
     }
 
     /// The claims of a valid token of the expected kind.
-    pub fn verify(&self, token: &str, expected: TokenKind) -> Result<Claims, JwtError> {
+    pub fn verify(&self, token: &str, expected: TokenKind) -> Result<Arc<Claims>, JwtError> {
+        if let Some(claims) = self.verified.get(token) {
+            let leeway = i64::try_from(LEEWAY_SECS).unwrap_or(0);
+            if claims.typ == expected && claims.exp + leeway >= crate::time::now().timestamp() {
+                return Ok(claims);
+            }
+        }
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).map_err(|e| JwtError::Invalid(e.to_string()))?;
         if data.claims.typ != expected {
-            return Err(JwtError::Invalid(format!(
-                "expected an {} token",
-                if expected == TokenKind::Access { "access" } else { "refresh" }
-            )));
+            let kind = if expected == TokenKind::Access { "access" } else { "refresh" };
+            return Err(JwtError::Invalid(format!("expected an {kind} token")));
         }
-        Ok(data.claims)
+        let claims = Arc::new(data.claims);
+        if expected == TokenKind::Access {
+            self.verified.insert(token.to_owned(), claims.clone());
+        }
+        Ok(claims)
     }
 }
 
@@ -152,6 +169,13 @@ mod tests {
         assert_eq!((claims.sub.as_str(), claims.role, claims.typ), ("u1", Role::Admin, TokenKind::Access));
         assert!(keys.verify(&token, TokenKind::Refresh).is_err());
         assert!(fresh_keys().verify(&token, TokenKind::Access).is_err(), "another key pair must not verify it");
+        // A second check is served from the cache and gives the same answer.
+        assert_eq!(keys.verify(&token, TokenKind::Access).expect("cached"), claims);
+        assert!(keys.verify(&token, TokenKind::Refresh).is_err(), "the cache keeps the kind check");
+        let expired = keys.sign(TokenKind::Access, ("u1", "ada", Role::Admin), "j2", None, 0).expect("sign");
+        let mut parts: Vec<&str> = expired.split('.').collect();
+        parts[2] = "AAAA";
+        assert!(keys.verify(&parts.join("."), TokenKind::Access).is_err(), "a forged signature never hits the cache");
     }
 
     #[test]
