@@ -2,7 +2,8 @@
 //!   1. logins/s through the real HTTP stack against raw argon2id verifications/s on the same
 //!      blocking pool (logins are meant to be argon2-bound);
 //!   2. authenticated `GET /api/v1/experiments/{id}` requests/s (JWT check, access check, store
-//!      read) against a bare actix-web endpoint answering the same JSON, same load generator.
+//!      read) against a bare actix-web endpoint answering the same JSON, same load generator;
+//!      `GET /api/v1/auth/me` (JWT check only) in between shows what the store read costs.
 //!
 //! SRS_BENCH_SECS sets each phase's duration (default 5), SRS_BENCH_CONNECTIONS the concurrent
 //! clients of the GET phases (default 64).
@@ -165,6 +166,13 @@ async fn main() {
         async move { client.get(url).send().await.is_ok_and(|r| r.status().is_success()) }
     })
     .await;
+    let me_url = format!("{base}/api/v1/auth/me");
+    let me_token = token.clone();
+    let me = drive(connections, duration, move |client: reqwest::Client| {
+        let (url, token) = (me_url.clone(), me_token.clone());
+        async move { client.get(url).bearer_auth(token).send().await.is_ok_and(|r| r.status().is_success()) }
+    })
+    .await;
     let get_url = format!("{base}/api/v1/experiments/{}", experiment.id);
     let ours = drive(connections, duration, move |client: reqwest::Client| {
         let (url, token) = (get_url.clone(), token.clone());
@@ -172,6 +180,7 @@ async fn main() {
     })
     .await;
     println!("bare actix GET (baseline, {connections} clients):  {bare_rate:>9.0} req/s");
+    println!("authenticated GET /auth/me (no store):   {me:>9.0} req/s   ratio {:.2}x", me / bare_rate);
     println!("authenticated GET /experiments/{{id}}:      {ours:>9.0} req/s   ratio {:.2}x", ours / bare_rate);
     bare_handle.stop(true).await;
     server.stop().await;
