@@ -167,6 +167,14 @@ async fn refresh_tokens_rotate_and_reuse_revokes_the_family(store: DynStore) {
     store.revoke_user_refresh_tokens("u1", now()).await.expect("revoke user");
     assert_eq!(store.rotate_refresh_token("o2", &refresh("o3", "f2", "u1"), now()).await.expect("revoked"), RefreshRotation::Reused);
     assert!(matches!(store.rotate_refresh_token("nope", &refresh("n", "f3", "u1"), now()).await, Err(StoreError::NotFound(_))));
+
+    // Expired tokens are forgotten, per user; current ones stay.
+    let expired = RefreshToken { expires_at: now() - chrono::Duration::hours(2), ..refresh("old", "f4", "u2") };
+    store.insert_refresh_token(&expired).await.expect("insert expired");
+    store.insert_refresh_token(&refresh("current", "f5", "u2")).await.expect("insert current");
+    assert_eq!(store.prune_refresh_tokens("u2", now()).await.expect("prune"), 1);
+    assert_eq!(store.prune_refresh_tokens("u2", now()).await.expect("prune again"), 0);
+    assert_eq!(store.rotate_refresh_token("current", &refresh("next", "f5", "u2"), now()).await.expect("kept"), RefreshRotation::Rotated);
 }
 
 async fn device_tokens_are_found_by_hash_and_revoked(store: DynStore) {

@@ -64,6 +64,9 @@ pub trait Store: Send + Sync + 'static {
     async fn rotate_refresh_token(&self, used_id: &str, next: &RefreshToken, at: Timestamp) -> StoreResult<RefreshRotation>;
     /// Revokes every refresh token of the user (deletion, password or role change).
     async fn revoke_user_refresh_tokens(&self, user_id: &str, at: Timestamp) -> StoreResult<()>;
+    /// Forgets the user's refresh tokens that expired before `before` (they can never be
+    /// accepted again) and returns how many.
+    async fn prune_refresh_tokens(&self, user_id: &str, before: Timestamp) -> StoreResult<u64>;
 
     // --- device tokens ---
     async fn insert_device_token(&self, token: &DeviceToken) -> StoreResult<()>;

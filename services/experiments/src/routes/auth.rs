@@ -105,6 +105,8 @@ pub async fn login(
     let user = user.filter(|_| matches).ok_or_else(bad_credentials)?;
     let session = new_refresh(&context, &user.id, new_id());
     context.store.insert_refresh_token(&session).await?;
+    // Sign-in is rare and per user, so it is where the user's expired refresh tokens go.
+    context.store.prune_refresh_tokens(&user.id, srs_common::time::now()).await?;
     tracing::info!(user.id = %user.id, "signed in");
     Ok(HttpResponse::Ok().json(token_pair(&context, &user, &session)?))
 }

@@ -203,6 +203,15 @@ impl Store for MongoStore {
         Ok(())
     }
 
+    async fn prune_refresh_tokens(&self, user_id: &str, before: Timestamp) -> StoreResult<u64> {
+        // Expiry is kept as RFC 3339 text; whole-second precision is plenty for forgetting
+        // tokens that can no longer be accepted, so compare on second-truncated text.
+        let before = to_bson(&(before - chrono::Duration::seconds(1)))?;
+        let result =
+            self.docs("refresh_tokens").delete_many(doc! {"user_id": user_id, "expires_at": {"$lt": before}}).await.map_err(map_error)?;
+        Ok(result.deleted_count)
+    }
+
     async fn insert_device_token(&self, token: &DeviceToken) -> StoreResult<()> {
         self.insert("device_tokens", &token.id, token, "device token").await
     }

@@ -232,6 +232,20 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn prune_refresh_tokens(&self, user_id: &str, before: Timestamp) -> StoreResult<u64> {
+        let (user_id, before) = (user_id.to_owned(), before.timestamp());
+        self.transact(move |tx| {
+            let deleted = tx
+                .execute(
+                    "DELETE FROM refresh_tokens WHERE user_id = ?1 AND unixepoch(json_extract(doc, '$.expires_at')) < ?2",
+                    params![user_id, before],
+                )
+                .map_err(map_error)?;
+            Ok(deleted as u64)
+        })
+        .await
+    }
+
     async fn insert_device_token(&self, token: &DeviceToken) -> StoreResult<()> {
         let (id, sensor, hash, doc) = (token.id.clone(), token.sensor_id.clone(), token.token_hash.clone(), to_doc(token)?);
         self.transact(move |tx| {
