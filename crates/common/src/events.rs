@@ -12,6 +12,8 @@ pub const EXPERIMENT_DEACTIVATED: &str = "experiment.deactivated";
 pub const RECORDING_STARTED: &str = "recording.started";
 pub const RECORDING_STOPPED: &str = "recording.stopped";
 pub const SENSOR_CONFIG_CHANGED: &str = "sensor_config.changed";
+/// Published by ingest about once a second per sensor that posted samples.
+pub const SENSOR_ACTIVITY: &str = "sensor.activity";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExperimentActivated {
@@ -58,6 +60,17 @@ pub struct SensorConfigChanged {
     pub name: String,
     pub sensors: Vec<ConfiguredSensor>,
     pub enabled_sensors: Vec<String>,
+}
+
+/// One sensor's samples over about the last second, for the live view.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct SensorActivity {
+    pub sensor_id: String,
+    /// Samples received since the previous activity event of this sensor.
+    pub samples: u64,
+    /// The newest sample time seen (nanoseconds since the Unix epoch).
+    pub last_ts: i64,
+    pub rate_hz: f64,
 }
 
 /// The bus event of `kind` carrying `payload`.

@@ -20,6 +20,7 @@ pub struct Settings {
     pub bus: BusSettings,
     pub sensors: SensorsSettings,
     pub auth: AuthSettings,
+    pub ingest: IngestSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -114,6 +115,17 @@ pub struct AuthSettings {
     pub login_attempts_per_address_per_minute: u32,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct IngestSettings {
+    pub require_device_token: bool,
+    pub max_body_bytes: usize,
+    pub max_samples_per_request: usize,
+    pub queue_capacity: usize,
+    pub max_batch_samples: usize,
+    pub device_token_cache_secs: u64,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("invalid settings: {0}")]
 pub struct SettingsError(String);
@@ -171,6 +183,15 @@ impl Settings {
         }
         if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
             return fail("auth.issuer/auth.audience", "must not be empty");
+        }
+        if self.ingest.max_samples_per_request == 0 || self.ingest.max_body_bytes == 0 {
+            return fail("ingest.max_samples_per_request/ingest.max_body_bytes", "must be at least 1");
+        }
+        if self.ingest.queue_capacity < self.ingest.max_samples_per_request {
+            return fail("ingest.queue_capacity", "must hold at least one full request (ingest.max_samples_per_request)");
+        }
+        if self.ingest.max_batch_samples == 0 {
+            return fail("ingest.max_batch_samples", "must be at least 1");
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return fail("log.level", "is not a valid filter (e.g. \"info\" or \"srs=debug,info\")");

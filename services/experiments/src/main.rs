@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 fn main() -> ExitCode {
-    srs_common::service::run_service_binary("srs-experiments", |settings| {
-        vec![(srs_experiments::mount_with(settings), srs_experiments::openapi())]
+    srs_common::service::run_service_binary("srs-experiments", |context, _| {
+        vec![(srs_experiments::mount_with(&context.settings), srs_experiments::openapi())]
     })
 }

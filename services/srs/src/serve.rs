@@ -4,5 +4,11 @@
 use srs_common::Settings;
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
-    srs_common::service::serve("srs", settings, |settings| vec![(srs_experiments::mount_with(settings), srs_experiments::openapi())]).await
+    srs_common::service::serve("srs", settings, |context, background| {
+        vec![
+            (srs_experiments::mount_with(&context.settings), srs_experiments::openapi()),
+            (srs_ingest::start(context, background), srs_ingest::openapi()),
+        ]
+    })
+    .await
 }

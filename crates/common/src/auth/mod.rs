@@ -1,7 +1,7 @@
 //! Authentication building blocks: password hashing, JWT keys and tokens, the authenticated
 //! caller of a request, and device tokens.
 
-mod caller;
+pub mod caller;
 pub mod device_token;
 pub mod jwt;
 pub mod keys;

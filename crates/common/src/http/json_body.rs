@@ -51,30 +51,51 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
     }
 }
 
-/// Parses `bytes` as `T`: 400 `malformed_json` for bad syntax, 422 `invalid_field` naming the
-/// field for well-formed JSON of the wrong shape.
-pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+/// Why a JSON text is not a `T`.
+#[derive(Debug)]
+pub enum JsonError {
+    /// Not JSON at all (or trailing characters).
+    Syntax(String),
+    /// JSON of the wrong shape; the problem names the field (`items[1].enabled`) where it can.
+    Shape(FieldProblem),
+}
+
+/// Deserializes `text` as `T` (borrowing from it where `T` does), naming the failing field.
+pub fn from_str_named<'de, T: serde::Deserialize<'de>>(text: &'de str) -> Result<T, JsonError> {
+    let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = match serde_path_to_error::deserialize(&mut deserializer) {
         Ok(value) => value,
         Err(error) => {
             let path = error.path().to_string();
             let inner = error.into_inner();
             if !inner.is_data() {
-                return Err(ApiError::bad_request("malformed_json", format!("malformed JSON: {inner}")));
+                return Err(JsonError::Syntax(inner.to_string()));
             }
             let message = inner.to_string();
             let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
             let field = if path == "." { named_in(&message) } else { Some(path) };
-            let detail = match &field {
-                Some(field) if !message.contains('`') => format!("{field}: {message}"),
-                _ => message.clone(),
-            };
-            return Err(ApiError::unprocessable("invalid_field", detail).with_errors(vec![FieldProblem { index: None, field, message }]));
+            return Err(JsonError::Shape(FieldProblem { index: None, field, message }));
         }
     };
-    deserializer.end().map_err(|e| ApiError::bad_request("malformed_json", format!("malformed JSON: {e}")))?;
+    deserializer.end().map_err(|e| JsonError::Syntax(e.to_string()))?;
     Ok(value)
+}
+
+/// Parses `bytes` as `T`: 400 `malformed_json` for bad syntax, 422 `invalid_field` naming the
+/// field for well-formed JSON of the wrong shape.
+pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not UTF-8: {e}")))?;
+    match from_str_named(text) {
+        Ok(value) => Ok(value),
+        Err(JsonError::Syntax(message)) => Err(ApiError::bad_request("malformed_json", format!("malformed JSON: {message}"))),
+        Err(JsonError::Shape(problem)) => {
+            let detail = match &problem.field {
+                Some(field) if !problem.message.contains('`') => format!("{field}: {}", problem.message),
+                _ => problem.message.clone(),
+            };
+            Err(ApiError::unprocessable("invalid_field", detail).with_errors(vec![problem]))
+        }
+    }
 }
 
 /// serde names a missing or unknown top-level field only in its message: "missing field `name`".

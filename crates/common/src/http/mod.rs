@@ -12,6 +12,6 @@ pub mod server;
 pub mod validate;
 
 pub use extractors::{json_config, path_config, query_config};
-pub use json_body::{parse as parse_json, JsonBody};
+pub use json_body::{from_str_named, parse as parse_json, JsonBody, JsonError};
 pub use server::{Mount, RunningServer, ServerBuilder};
 pub use validate::Check;

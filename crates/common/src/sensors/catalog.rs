@@ -16,6 +16,8 @@ pub struct SensorCatalog {
 /// A known sensor, its type, and shared copies of its id and type name.
 #[derive(Debug, Clone, Copy)]
 pub struct SensorRef<'a> {
+    /// The sensor's position in the sensors file, so per-sensor state can live in a `Vec`.
+    pub index: usize,
     pub spec: &'a SensorSpec,
     pub sensor_type: &'a SensorType,
     pub id: &'a Arc<str>,
@@ -54,11 +56,26 @@ impl SensorCatalog {
     pub fn sensor(&self, id: &str) -> Option<SensorRef<'_>> {
         let &(s, t) = self.by_id.get(id)?;
         Some(SensorRef {
+            index: s,
             spec: &self.file.sensors[s],
             sensor_type: &self.file.sensor_types[t],
             id: &self.ids[s],
             type_name: &self.type_names[t],
         })
+    }
+
+    /// The sensor at `index` in the sensors file.
+    pub fn sensor_at(&self, index: usize) -> Option<SensorRef<'_>> {
+        self.sensor(&self.file.sensors.get(index)?.id)
+    }
+
+    /// How many sensors the file declares.
+    pub fn len(&self) -> usize {
+        self.file.sensors.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.file.sensors.is_empty()
     }
 
     pub fn sensor_type(&self, name: &str) -> Option<&SensorType> {

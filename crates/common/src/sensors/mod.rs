@@ -6,7 +6,7 @@ mod catalog;
 mod file;
 mod values;
 
-pub use catalog::SensorCatalog;
+pub use catalog::{SensorCatalog, SensorRef};
 pub use file::{FieldSpec, FieldType, SensorSpec, SensorType, SensorsFile, SensorsFileError};
 pub use values::{validate_values, ValueProblem};
 

@@ -1,0 +1,65 @@
+//! The ingest service: sensors post samples; each is checked against the sensors file, stamped
+//! with the running recording, and committed in batches by the `SampleBatcher` before the
+//! request is answered — a 200 means durable. Samples outside a recording (or of a sensor the
+//! config disables) feed the live view only. Per-sensor activity goes to the bus once a second.
+//!
+//! A library with a thin binary (`srs-ingest`); `srs serve` mounts it beside the others.
+
+mod activity;
+mod batcher;
+mod check;
+mod device_tokens;
+mod metrics;
+mod parse;
+mod recording;
+mod routes;
+
+use actix_web::web;
+use srs_common::http::Mount;
+use srs_common::shutdown::Background;
+use srs_common::AppContext;
+use std::sync::Arc;
+use std::time::Duration;
+use utoipa::OpenApi;
+
+pub use batcher::SampleBatcher;
+pub use recording::RecordingContext;
+
+/// What the handlers share.
+pub struct Ingest {
+    batcher: SampleBatcher,
+    recording: Arc<RecordingContext>,
+    windows: Arc<activity::SensorWindows>,
+    tokens: device_tokens::DeviceTokens,
+}
+
+/// Starts the background work (recording context, batch writer, activity) on `background` and
+/// returns the routes.
+pub fn start(context: &AppContext, background: &Background) -> Mount {
+    metrics::init();
+    let settings = &context.settings.ingest;
+    let recording = Arc::new(RecordingContext::new());
+    recording::follow(context.clone(), recording.clone(), background);
+    let windows = Arc::new(activity::SensorWindows::new(context.sensors.len()));
+    activity::publish_every_second(context.clone(), windows.clone(), background);
+    let batcher = SampleBatcher::start(context.store.clone(), background, settings.queue_capacity, settings.max_batch_samples);
+    let tokens = device_tokens::DeviceTokens::new(settings.require_device_token, Duration::from_secs(settings.device_token_cache_secs));
+    let ingest = web::Data::new(Ingest { batcher, recording, windows, tokens });
+    Arc::new(move |config| {
+        config.app_data(ingest.clone());
+        routes::configure(config);
+    })
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(routes::post_samples, routes::post_sensor_samples, routes::sensor_status),
+    components(schemas(srs_common::events::SensorActivity)),
+    tags((name = "ingest", description = "Sample intake and sensor status"))
+)]
+struct IngestApi;
+
+/// The service's OpenAPI document.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    IngestApi::openapi()
+}

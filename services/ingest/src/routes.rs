@@ -1,0 +1,185 @@
+//! The ingest endpoints: sample posts (object, array or NDJSON; body or path sensor) and the
+//! per-sensor status.
+
+use crate::check::check;
+use crate::parse::{parse, too_many, Format};
+use crate::Ingest;
+use crate::{batcher::SubmitError, metrics};
+use actix_web::http::StatusCode;
+use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
+use futures_util::StreamExt;
+use serde::Serialize;
+use srs_common::auth::Caller;
+use srs_common::error::Problem;
+use srs_common::model::NewSample;
+use srs_common::{ApiError, AppContext};
+use std::sync::Arc;
+use std::time::Duration;
+use utoipa::ToSchema;
+
+/// How long a request waits for the recording context at start-up before it gets 503.
+const CONTEXT_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IngestResult {
+    /// Valid samples in the request.
+    pub accepted: usize,
+    /// Samples committed now.
+    pub stored: usize,
+    /// Samples already stored by an earlier (retried) request.
+    pub duplicates: usize,
+    /// The running recording samples are stored for; null when nothing records.
+    pub recording_id: Option<String>,
+}
+
+pub fn configure(config: &mut web::ServiceConfig) {
+    config.service(post_samples).service(post_sensor_samples).service(sensor_status);
+}
+
+/// Post samples: one object, an array, or NDJSON (`application/x-ndjson`).
+#[utoipa::path(post, path = "/api/v1/samples", tag = "ingest",
+    request_body(content = String, description = "a sample object, an array of them, or NDJSON lines", content_type = "application/json"),
+    responses(
+        (status = 200, description = "committed (or accepted for the live view only)", body = IngestResult),
+        (status = 400, description = "malformed JSON or NDJSON (line in detail)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "device token missing or unknown (when required)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the device token is for another sensor", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body over the limit or too many samples", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid samples, every one listed by index", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable or queue full; see Retry-After", body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/api/v1/samples")]
+pub async fn post_samples(
+    ingest: web::Data<Ingest>,
+    context: web::Data<AppContext>,
+    request: HttpRequest,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    counted(receive(&ingest, &context, &request, body, None).await)
+}
+
+/// Post samples of one sensor; `sensor_id` comes from the path.
+#[utoipa::path(post, path = "/api/v1/sensors/{sensor_id}/samples", tag = "ingest",
+    request_body(content = String, description = "a sample object, an array of them, or NDJSON lines", content_type = "application/json"),
+    responses(
+        (status = 200, body = IngestResult),
+        (status = 404, description = "no such sensor", body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+    ))]
+#[post("/api/v1/sensors/{sensor_id}/samples")]
+pub async fn post_sensor_samples(
+    ingest: web::Data<Ingest>,
+    context: web::Data<AppContext>,
+    request: HttpRequest,
+    sensor_id: web::Path<String>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    counted(receive(&ingest, &context, &request, body, Some(&sensor_id)).await)
+}
+
+/// Per sensor: last seen, samples in the last minute, rate and clock offset (this replica).
+#[utoipa::path(get, path = "/api/v1/sensors/status", tag = "ingest", security(("bearer" = [])), responses(
+    (status = 200, body = Vec<crate::activity::SensorStatus>),
+))]
+#[get("/api/v1/sensors/status")]
+pub async fn sensor_status(ingest: web::Data<Ingest>, context: web::Data<AppContext>, _caller: Caller) -> HttpResponse {
+    HttpResponse::Ok().json(ingest.windows.status(&context.sensors, srs_common::time::now_ns()))
+}
+
+fn counted(result: Result<IngestResult, ApiError>) -> Result<HttpResponse, ApiError> {
+    match result {
+        Ok(outcome) => {
+            metrics::accepted().inc_by(outcome.accepted as u64);
+            metrics::stored().inc_by(outcome.stored as u64);
+            metrics::duplicates().inc_by(outcome.duplicates as u64);
+            Ok(HttpResponse::Ok().json(outcome))
+        }
+        Err(error) => {
+            metrics::rejected(error.code());
+            Err(error)
+        }
+    }
+}
+
+async fn read_body(request: &HttpRequest, mut body: web::Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+    let too_large =
+        || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the body is over the limit of {limit} bytes"));
+    let declared = request.headers().get(actix_web::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+    if declared.is_some_and(|length| length > limit) {
+        return Err(too_large());
+    }
+    let mut bytes = web::BytesMut::with_capacity(declared.unwrap_or(4096));
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| ApiError::bad_request("invalid_body", format!("cannot read the body: {e}")))?;
+        if bytes.len() + chunk.len() > limit {
+            return Err(too_large());
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    Ok(bytes)
+}
+
+async fn receive(
+    ingest: &Ingest,
+    context: &AppContext,
+    request: &HttpRequest,
+    body: web::Payload,
+    path_sensor: Option<&str>,
+) -> Result<IngestResult, ApiError> {
+    let settings = &context.settings.ingest;
+    let format = Format::from_content_type(request.content_type()).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "expected Content-Type: application/json or application/x-ndjson",
+        )
+    })?;
+    let token_sensor = ingest.tokens.sensor_of(context, request).await?;
+    let path_sensor = match path_sensor {
+        Some(id) => Some(context.sensors.sensor(id).ok_or_else(|| ApiError::not_found(format!("no sensor {id} in the sensors file")))?),
+        None => None,
+    };
+    let body = read_body(request, body, settings.max_body_bytes).await?;
+    let received_at = srs_common::time::now_ns();
+    let parsed = parse(&body, format, settings.max_samples_per_request)?;
+    if parsed.samples.len() + parsed.problems.len() > settings.max_samples_per_request {
+        return Err(too_many(parsed.samples.len(), settings.max_samples_per_request));
+    }
+    let samples = check(&context.sensors, parsed, path_sensor, received_at)?;
+    if let Some(allowed) = &token_sensor {
+        if let Some(other) = samples.iter().find(|s| **s.sensor.id != **allowed) {
+            return Err(ApiError::forbidden(format!("this device token may write only sensor {allowed}, not {}", other.sensor.id)));
+        }
+    }
+    if !ingest.recording.loaded(CONTEXT_WAIT).await {
+        return Err(ApiError::unavailable("not_ready", "the recording context is not loaded yet", 1));
+    }
+    let snapshot = ingest.recording.current();
+    let mut storable = Vec::new();
+    for sample in &samples {
+        ingest.windows.record(sample.sensor.index, sample.ts, received_at);
+        if let Some(stamp) = snapshot.stamp_for(sample.sensor.index) {
+            storable.push(NewSample {
+                sensor_id: Arc::clone(sample.sensor.id),
+                sensor_type: Arc::clone(sample.sensor.type_name),
+                ts: sample.ts,
+                received_at,
+                sample_id: sample.id.as_deref().map(str::to_owned),
+                values: sample.values.to_owned(),
+                stamp: Arc::clone(stamp),
+            });
+        }
+    }
+    let outcome = ingest.batcher.submit(storable).await.map_err(|error| match error {
+        SubmitError::QueueFull => ApiError::unavailable("queue_full", "the ingest queue is full; retry shortly", 1),
+        SubmitError::Store(error) => ApiError::unavailable("store_unavailable", format!("samples not committed: {error}"), 1),
+        SubmitError::Closed => ApiError::unavailable("shutting_down", "ingest is shutting down", 1),
+    })?;
+    Ok(IngestResult {
+        accepted: samples.len(),
+        stored: outcome.stored_count(),
+        duplicates: outcome.duplicate_count(),
+        recording_id: snapshot.stamp.as_ref().map(|s| s.recording_id.clone()),
+    })
+}
