@@ -101,7 +101,11 @@ fn check_one<'a>(
         }
     }
     match serde_json::from_str::<Map<String, Value>>(sample.values.get()) {
-        Err(_) => problems.push(problem("values", "must be an object of the sensor type's fields")),
+        Err(error) if error.is_data() => problems.push(problem("values", "must be an object of the sensor type's fields")),
+        // Valid JSON grammar that no f64 holds, such as 1e999.
+        Err(error) => {
+            problems.push(problem("values", format!("cannot be read: {}", error.to_string().split(" at line ").next().unwrap_or_default())))
+        }
         Ok(values) => {
             if let Some(sensor) = sensor {
                 if let Err(found) = validate_values(sensor.sensor_type, &values) {

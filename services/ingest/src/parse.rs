@@ -47,8 +47,15 @@ pub struct Parsed<'a> {
     pub problems: Vec<FieldProblem>,
 }
 
+/// Deepest nesting a body may have. A sample needs 3 (array, sample, values); the limit keeps
+/// pathological bodies from costing parse time (serde_json skips raw values without a limit).
+pub const MAX_DEPTH: usize = 16;
+
 /// Splits and parses the body. `max_samples` bounds how many it will look at (413 beyond).
 pub fn parse(body: &[u8], format: Format, max_samples: usize) -> Result<Parsed<'_>, ApiError> {
+    if nesting_exceeds(body, MAX_DEPTH) {
+        return Err(ApiError::bad_request("too_deep", format!("the JSON is nested deeper than {MAX_DEPTH} levels")));
+    }
     let items: Vec<(usize, &RawValue)> = match format {
         Format::Json => json_items(body)?,
         Format::Ndjson => ndjson_items(body)?,
@@ -74,6 +81,35 @@ pub fn too_many(count: usize, max: usize) -> ApiError {
         "too_many_samples",
         format!("{count} samples in one request; the limit is {max}"),
     )
+}
+
+/// Whether brackets outside strings nest deeper than `max` (one pass, no allocation).
+fn nesting_exceeds(body: &[u8], max: usize) -> bool {
+    let (mut depth, mut in_string, mut escaped) = (0usize, false, false);
+    for &byte in body {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > max {
+                    return true;
+                }
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            // NDJSON lines are separate documents, but each is also bracket-balanced.
+            _ => {}
+        }
+    }
+    false
 }
 
 fn json_items(body: &[u8]) -> Result<Vec<(usize, &RawValue)>, ApiError> {
@@ -131,5 +167,9 @@ mod tests {
         let indexes: Vec<_> = parsed.problems.iter().map(|p| (p.index, p.field.clone())).collect();
         assert_eq!(indexes, [(Some(1), Some("extra".into())), (Some(2), Some("sensor_id".into()))]);
         assert_eq!(parse(b"[{}, {}, {}]", Format::Json, 2).err().map(|e| e.code()), Some("too_many_samples"));
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert_eq!(parse(deep.as_bytes(), Format::Json, 2).err().map(|e| e.code()), Some("too_deep"));
+        let brackets_in_strings = format!(r#"{{"sensor_id": "{}", "values": {{}}}}"#, "[".repeat(100));
+        assert!(parse(brackets_in_strings.as_bytes(), Format::Json, 2).is_ok());
     }
 }

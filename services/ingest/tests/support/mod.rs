@@ -1,0 +1,179 @@
+//! A real lab for ingest tests: the experiments and ingest services on one listener (as in
+//! `srs serve`), a real SQLite file, and a bus — with an admin, an experiment whose config
+//! disables `cam-2`, and helpers to record and to post samples.
+#![allow(dead_code)]
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+use srs_common::auth::jwt::JwtKeys;
+use srs_common::bus::DynBus;
+use srs_common::http::{RunningServer, ServerBuilder};
+use srs_common::model::Role;
+use srs_common::sensors::SensorCatalog;
+use srs_common::shutdown::Background;
+use srs_common::{AppContext, Settings};
+use srs_experiments::{LoginLimits, NewUser};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub struct Lab {
+    pub url: String,
+    pub client: reqwest::Client,
+    pub context: AppContext,
+    pub token: String,
+    pub experiment_id: String,
+    pub participant_id: String,
+    pub task_id: String,
+    background: Background,
+    server: Option<RunningServer>,
+    _dir: tempfile::TempDir,
+}
+
+impl Lab {
+    /// A lab on the in-process bus; `settings` are `SRS__...` overrides.
+    pub async fn start(settings: &[(&str, &str)]) -> Self {
+        Self::start_on(Arc::new(srs_common::bus::memory::MemoryBus::new(5)), settings).await
+    }
+
+    pub async fn start_on(bus: DynBus, settings: &[(&str, &str)]) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let vars = settings.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        let settings = Settings::load_from(dir.path(), None, vars).expect("settings");
+        let store = Arc::new(srs_common::store::sqlite::SqliteStore::open(&dir.path().join("srs.db")).await.expect("store"));
+        let jwt = Arc::new(JwtKeys::ephemeral(&settings.auth.issuer, &settings.auth.audience).expect("keys"));
+        let sensors = Arc::new(SensorCatalog::load(Path::new("")).expect("sensors"));
+        let context = AppContext { settings: Arc::new(settings), store, bus, sensors, jwt };
+        let background = Background::new();
+        let limits = LoginLimits { per_account_per_minute: 1000, per_address_per_minute: 1000 };
+        let server = ServerBuilder::new(context.clone())
+            .mount(srs_experiments::mount(limits), srs_experiments::openapi())
+            .mount(srs_ingest::start(&context, &background), srs_ingest::openapi())
+            .bind("127.0.0.1:0".parse().expect("addr"))
+            .expect("bind");
+        let url = format!("http://{}", server.addr());
+        let client = reqwest::Client::new();
+        let password = "correct horse battery";
+        srs_experiments::create_user(
+            &context.store,
+            NewUser { username: "admin".into(), password: password.into(), role: Role::Admin, email: None },
+        )
+        .await
+        .expect("admin");
+        let login: Value = client
+            .post(format!("{url}/api/v1/auth/login"))
+            .json(&json!({"username": "admin", "password": password}))
+            .send()
+            .await
+            .expect("login")
+            .json()
+            .await
+            .expect("json");
+        let token = login["access_token"].as_str().expect("token").to_owned();
+        let mut lab = Lab {
+            url,
+            client,
+            context,
+            token,
+            experiment_id: String::new(),
+            participant_id: String::new(),
+            task_id: String::new(),
+            background,
+            server: Some(server),
+            _dir: dir,
+        };
+        let config = lab.api("POST", "/api/v1/sensor-configs", json!({"name": "all but cam-2"})).await;
+        let config_id = config["id"].as_str().expect("id").to_owned();
+        lab.api("PUT", &format!("/api/v1/sensor-configs/{config_id}"), json!({"sensors": [{"id": "cam-2", "enabled": false}]})).await;
+        let experiment = lab.api("POST", "/api/v1/experiments", json!({"name": "ingest", "sensor_config_id": config_id})).await;
+        lab.experiment_id = experiment["id"].as_str().expect("id").to_owned();
+        let id = lab.experiment_id.clone();
+        lab.participant_id = lab.api("POST", &format!("/api/v1/experiments/{id}/participants"), json!({"code": "P01"})).await["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        lab.task_id = lab.api("POST", &format!("/api/v1/experiments/{id}/tasks"), json!({"name": "rest"})).await["id"]
+            .as_str()
+            .expect("id")
+            .to_owned();
+        lab.api("POST", &format!("/api/v1/experiments/{id}/activate"), json!({})).await;
+        lab
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+        self.background.stop(Duration::from_secs(5)).await;
+    }
+
+    /// An experiments API call that must succeed.
+    pub async fn api(&self, method: &str, path: &str, body: Value) -> Value {
+        let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
+        let response =
+            self.client.request(method, format!("{}{path}", self.url)).bearer_auth(&self.token).json(&body).send().await.expect("send");
+        let status = response.status();
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        assert!(status.is_success(), "{path}: {status} {answer}");
+        answer
+    }
+
+    /// Starts a recording and waits until ingest stamps samples with it.
+    pub async fn start_recording(&self) -> String {
+        let body = json!({"experiment_id": self.experiment_id, "participant_id": self.participant_id, "task_id": self.task_id});
+        let recording = self.api("POST", "/api/v1/recordings", body).await["id"].as_str().expect("id").to_owned();
+        self.wait_for_recording(Some(&recording)).await;
+        recording
+    }
+
+    pub async fn stop_recording(&self, recording: &str) -> Value {
+        let stopped = self.api("POST", &format!("/api/v1/recordings/{recording}/stop"), json!({})).await;
+        self.wait_for_recording(None).await;
+        stopped
+    }
+
+    /// Posts empty batches until ingest reports `recording` (events are asynchronous).
+    pub async fn wait_for_recording(&self, recording: Option<&str>) {
+        for _ in 0..200 {
+            let (status, answer) = self.post("/api/v1/samples", "application/json", "[]".into(), None).await;
+            assert_eq!(status, StatusCode::OK, "{answer}");
+            if answer["recording_id"].as_str() == recording {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("ingest never saw recording {recording:?}");
+    }
+
+    /// Posts a body; returns the status and the JSON answer.
+    pub async fn post(&self, path: &str, content_type: &str, body: String, token: Option<&str>) -> (StatusCode, Value) {
+        let mut request = self.client.post(format!("{}{path}", self.url)).header("content-type", content_type).body(body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.expect("send");
+        let status = response.status();
+        let problem = response.headers().get("content-type").is_some_and(|v| v.as_bytes() == b"application/problem+json");
+        let answer: Value = response.json().await.unwrap_or(Value::Null);
+        if !status.is_success() {
+            assert!(problem, "{status} must be problem+json: {answer}");
+        }
+        (status, answer)
+    }
+
+    pub async fn post_json(&self, body: Value) -> (StatusCode, Value) {
+        self.post("/api/v1/samples", "application/json", body.to_string(), None).await
+    }
+
+    /// Samples stored for the experiment.
+    pub async fn stored(&self) -> u64 {
+        let query = srs_common::model::SampleQuery { experiment_id: self.experiment_id.clone(), ..Default::default() };
+        self.context.store.count_samples(&query).await.expect("count")
+    }
+}
+
+/// `n` ECG samples with ids `{prefix}:{i}`, 4 ms apart.
+pub fn ecg(prefix: &str, n: usize) -> Value {
+    let start = srs_common::time::now_ns() - 10_000_000_000;
+    Value::Array((0..n).map(|i| json!({"sensor_id": "ecg-1", "ts": start + i as i64 * 4_000_000, "id": format!("{prefix}:{i}"), "values": {"lead_i": 0.1, "lead_ii": -0.2}})).collect())
+}
