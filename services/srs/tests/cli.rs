@@ -2,57 +2,10 @@
 //! cleanly on SIGTERM; bad settings and bad sensors files give one error line and a non-zero
 //! exit; `srs keys generate` and `srs user add` work against the configured store.
 
-use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+mod support;
+
 use std::time::Duration;
-
-fn srs(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_srs"));
-    // Run in an empty directory so no config/ of the checkout is picked up.
-    command.current_dir(dir).env_remove("SRS_ENV").env_remove("SRS_CONFIG_DIR").env("RUST_LOG", "warn");
-    command
-}
-
-/// Starts `srs serve` on a free port and returns it with its base URL.
-fn serve(dir: &Path, envs: &[(&str, &str)]) -> (Child, String) {
-    let mut child = srs(dir)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", "data"])
-        .envs(envs.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start srs serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
-    let base = line.trim().strip_prefix("srs listening on ").unwrap_or_else(|| panic!("unexpected first line: {line:?}")).to_owned();
-    (child, base)
-}
-
-fn terminate(mut child: Child) -> std::process::ExitStatus {
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
-    assert!(status.success());
-    for _ in 0..100 {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    panic!("srs serve did not stop within 10 s of SIGTERM");
-}
-
-/// Asserts a failed run printed exactly one line, an `error:` line containing `expected`.
-fn assert_one_error_line(output: &Output, expected: &str) {
-    assert!(!output.status.success(), "must exit non-zero");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    let lines: Vec<&str> = stderr.lines().collect();
-    assert_eq!(lines.len(), 1, "exactly one line on stderr, got: {stderr}");
-    assert!(lines[0].starts_with("error: "), "{stderr}");
-    assert!(lines[0].contains(expected), "{stderr} should mention {expected}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-}
+use support::*;
 
 #[tokio::test]
 async fn serve_answers_operations_endpoints_and_stops_on_sigterm() {
@@ -138,18 +91,6 @@ fn keys_generate_writes_a_pair_and_never_overwrites() {
     assert_eq!(std::fs::read_to_string(dir.path().join("keys/private.pem")).expect("private key"), private);
 }
 
-fn user_add(dir: &Path, username: &str, password: &str) -> Output {
-    let mut child = srs(dir)
-        .args(["--data-dir", "data", "user", "add", "--username", username, "--role", "admin", "--password-stdin"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run");
-    child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("write password");
-    child.wait_with_output().expect("wait")
-}
-
 #[tokio::test]
 async fn user_add_creates_a_user_with_an_argon2id_hash() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -191,25 +132,6 @@ async fn several_processes_write_one_sqlite_file_while_serve_runs() {
     let mut names: Vec<String> = store.list_users().await.expect("list").into_iter().map(|u| u.username).collect();
     names.sort();
     assert_eq!(names, (0..6).map(|n| format!("operator{n}")).collect::<Vec<_>>());
-}
-
-fn srs_ok(dir: &Path, args: &[&str]) -> String {
-    let output = srs(dir).args(args).output().expect("run srs");
-    assert!(output.status.success(), "srs {args:?}: {}", String::from_utf8_lossy(&output.stderr));
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-async fn call(client: &reqwest::Client, method: reqwest::Method, url: String, token: &str, body: serde_json::Value) -> serde_json::Value {
-    let response = client.request(method, url).bearer_auth(token).json(&body).send().await.expect("request");
-    assert!(response.status().is_success(), "{}", response.status());
-    response.json().await.expect("json")
-}
-
-async fn login(client: &reqwest::Client, base: &str) -> String {
-    let body = serde_json::json!({"username": "admin", "password": "a long secret"});
-    let answer: serde_json::Value =
-        client.post(format!("{base}/api/v1/auth/login")).json(&body).send().await.expect("login").json().await.expect("json");
-    answer["access_token"].as_str().expect("access token").to_owned()
 }
 
 #[tokio::test]

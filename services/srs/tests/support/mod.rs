@@ -1,0 +1,91 @@
+//! Running the `srs` binary the way a user does, for the CLI and end-to-end tests.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+pub fn srs(dir: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_srs"));
+    // Run in an empty directory so no config/ of the checkout is picked up.
+    command.current_dir(dir).env_remove("SRS_ENV").env_remove("SRS_CONFIG_DIR").env("RUST_LOG", "warn");
+    command
+}
+
+/// Starts `srs serve` on a free port and returns it with its base URL.
+pub fn serve(dir: &Path, envs: &[(&str, &str)]) -> (Child, String) {
+    let mut child = srs(dir)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", "data"])
+        .envs(envs.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start srs serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
+    let base = line.trim().strip_prefix("srs listening on ").unwrap_or_else(|| panic!("unexpected first line: {line:?}")).to_owned();
+    (child, base)
+}
+
+pub fn terminate(mut child: Child) -> std::process::ExitStatus {
+    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
+    assert!(status.success());
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("srs serve did not stop within 10 s of SIGTERM");
+}
+
+/// Asserts a failed run printed exactly one line, an `error:` line containing `expected`.
+pub fn assert_one_error_line(output: &Output, expected: &str) {
+    assert!(!output.status.success(), "must exit non-zero");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "exactly one line on stderr, got: {stderr}");
+    assert!(lines[0].starts_with("error: "), "{stderr}");
+    assert!(lines[0].contains(expected), "{stderr} should mention {expected}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+pub fn user_add(dir: &Path, username: &str, password: &str) -> Output {
+    let mut child = srs(dir)
+        .args(["--data-dir", "data", "user", "add", "--username", username, "--role", "admin", "--password-stdin"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run");
+    child.stdin.take().expect("stdin").write_all(format!("{password}\n").as_bytes()).expect("write password");
+    child.wait_with_output().expect("wait")
+}
+
+pub fn srs_ok(dir: &Path, args: &[&str]) -> String {
+    let output = srs(dir).args(args).output().expect("run srs");
+    assert!(output.status.success(), "srs {args:?}: {}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub async fn call(
+    client: &reqwest::Client,
+    method: reqwest::Method,
+    url: String,
+    token: &str,
+    body: serde_json::Value,
+) -> serde_json::Value {
+    let response = client.request(method, url).bearer_auth(token).json(&body).send().await.expect("request");
+    assert!(response.status().is_success(), "{}", response.status());
+    response.json().await.expect("json")
+}
+
+pub async fn login(client: &reqwest::Client, base: &str) -> String {
+    let body = serde_json::json!({"username": "admin", "password": "a long secret"});
+    let answer: serde_json::Value =
+        client.post(format!("{base}/api/v1/auth/login")).json(&body).send().await.expect("login").json().await.expect("json");
+    answer["access_token"].as_str().expect("access token").to_owned()
+}
