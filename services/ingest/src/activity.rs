@@ -110,10 +110,19 @@ impl SensorWindows {
         Self { windows: (0..sensors).map(|_| Mutex::new(Window::default())).collect() }
     }
 
-    /// Records one accepted sample of the sensor at `index` (sensors-file order).
-    pub fn record(&self, index: usize, ts: i64, received_at: i64) {
-        if let Some(Ok(mut window)) = self.windows.get(index).map(Mutex::lock) {
-            window.record(ts, received_at);
+    /// Records accepted samples (sensor index in sensors-file order, ts), taking each sensor's
+    /// lock once per run of its samples rather than once per sample.
+    pub fn record(&self, samples: impl IntoIterator<Item = (usize, i64)>, received_at: i64) {
+        let mut current: Option<(usize, std::sync::MutexGuard<'_, Window>)> = None;
+        for (index, ts) in samples {
+            if current.as_ref().is_none_or(|(locked, _)| *locked != index) {
+                current = None;
+                let Some(Ok(window)) = self.windows.get(index).map(Mutex::lock) else { continue };
+                current = Some((index, window));
+            }
+            if let Some((_, window)) = current.as_mut() {
+                window.record(ts, received_at);
+            }
         }
     }
 
@@ -191,7 +200,7 @@ mod tests {
         for i in 0..50 {
             // 5 samples per second over 10 s, each received 20 ms after its ts.
             let received = now - (i / 5) * SECOND_NS;
-            windows.record(1, received - 20_000_000, received);
+            windows.record([(1, received - 20_000_000)], received);
         }
         let status = windows.status(&catalog, now);
         assert_eq!(status[1].samples_last_minute, 50);

@@ -4,7 +4,6 @@
 
 use crate::parse::{Incoming, Parsed};
 use chrono::DateTime;
-use serde_json::{Map, Value};
 use srs_common::error::FieldProblem;
 use srs_common::sensors::{validate_values, SensorCatalog, SensorRef};
 use srs_common::ApiError;
@@ -100,18 +99,9 @@ fn check_one<'a>(
             problems.push(problem("id", format!("must be 1 to {MAX_ID_CHARS} characters")));
         }
     }
-    match serde_json::from_str::<Map<String, Value>>(sample.values.get()) {
-        Err(error) if error.is_data() => problems.push(problem("values", "must be an object of the sensor type's fields")),
-        // Valid JSON grammar that no f64 holds, such as 1e999.
-        Err(error) => {
-            problems.push(problem("values", format!("cannot be read: {}", error.to_string().split(" at line ").next().unwrap_or_default())))
-        }
-        Ok(values) => {
-            if let Some(sensor) = sensor {
-                if let Err(found) = validate_values(sensor.sensor_type, &values) {
-                    problems.extend(found.into_iter().map(|p| problem(&p.field, p.message)));
-                }
-            }
+    if let Some(sensor) = sensor {
+        if let Err(found) = validate_values(sensor.sensor_type, sample.values.get()) {
+            problems.extend(found.into_iter().map(|p| problem(&p.field, p.message)));
         }
     }
     match (sensor, ts) {

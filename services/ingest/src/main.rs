@@ -2,6 +2,10 @@
 
 use std::process::ExitCode;
 
+/// mimalloc: the services allocate many small, short-lived buffers per request.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     srs_common::service::run_service_binary("srs-ingest", |context, background| {
         vec![(srs_ingest::start(context, background), srs_ingest::openapi())]

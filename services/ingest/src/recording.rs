@@ -49,6 +49,9 @@ impl RecordingContext {
 
     /// Waits until the context has been read from the store once; false if it was not in time.
     pub async fn loaded(&self, timeout: Duration) -> bool {
+        if *self.loaded.borrow() {
+            return true;
+        }
         let mut loaded = self.loaded.subscribe();
         tokio::time::timeout(timeout, loaded.wait_for(|loaded| *loaded)).await.is_ok_and(|r| r.is_ok())
     }

@@ -156,9 +156,9 @@ async fn receive(
         return Err(ApiError::unavailable("not_ready", "the recording context is not loaded yet", 1));
     }
     let snapshot = ingest.recording.current();
-    let mut storable = Vec::new();
+    ingest.windows.record(samples.iter().map(|s| (s.sensor.index, s.ts)), received_at);
+    let mut storable = Vec::with_capacity(if snapshot.stamp.is_some() { samples.len() } else { 0 });
     for sample in &samples {
-        ingest.windows.record(sample.sensor.index, sample.ts, received_at);
         if let Some(stamp) = snapshot.stamp_for(sample.sensor.index) {
             storable.push(NewSample {
                 sensor_id: Arc::clone(sample.sensor.id),

@@ -6,13 +6,16 @@ use reqwest::StatusCode;
 use serde_json::json;
 use support::{ecg, Lab};
 
+/// What is sent (name, content type, body) and the expected status, code and (index, field) list.
+type Case<'a> = (&'a str, &'a str, String, u16, &'a str, Vec<(usize, &'a str)>);
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_input_is_refused_and_stores_nothing() {
     let lab = Lab::start(&[("SRS__INGEST__MAX_BODY_BYTES", "200000"), ("SRS__INGEST__MAX_SAMPLES_PER_REQUEST", "1000")]).await;
     lab.start_recording().await;
     let door = |values: serde_json::Value| json!({"sensor_id": "door-1", "values": values});
     let now_ns = srs_common::time::now_ns();
-    let cases: Vec<(&str, &str, String, u16, &str, Vec<(usize, &str)>)> = vec![
+    let cases: Vec<Case<'_>> = vec![
         ("malformed JSON", "application/json", r#"{"sensor_id": "door-1", "values": {"open": tru"#.into(), 400, "malformed_json", vec![]),
         ("empty body", "application/json", String::new(), 400, "malformed_json", vec![]),
         ("not a sample", "application/json", "42".into(), 400, "malformed_json", vec![]),

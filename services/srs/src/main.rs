@@ -8,6 +8,10 @@ mod users;
 use clap::Parser;
 use std::process::ExitCode;
 
+/// mimalloc: the services allocate many small, short-lived buffers per request.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = cli::Cli::parse();
     let runtime = match tokio::runtime::Runtime::new() {

@@ -5,9 +5,10 @@ use srs_common::Settings;
 
 pub async fn serve(settings: Settings) -> anyhow::Result<()> {
     srs_common::service::serve("srs", settings, |context, background| {
+        // Ingest first: the router tries routes in order, and sample posts are the hot path.
         vec![
-            (srs_experiments::mount_with(&context.settings), srs_experiments::openapi()),
             (srs_ingest::start(context, background), srs_ingest::openapi()),
+            (srs_experiments::mount_with(&context.settings), srs_experiments::openapi()),
         ]
     })
     .await

@@ -1,5 +1,7 @@
 use super::{FieldType, SensorType};
-use serde_json::{Map, Value};
+use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use std::borrow::Cow;
+use std::fmt;
 
 /// One problem with a sample's `values`, naming the field.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -8,29 +10,30 @@ pub struct ValueProblem {
     pub message: String,
 }
 
-/// Checks a sample's `values` object against its sensor type: every field must be declared and
-/// of the declared type, and every required field present. Returns every problem, not just the first.
-pub fn validate_values(sensor_type: &SensorType, values: &Map<String, Value>) -> Result<(), Vec<ValueProblem>> {
+/// Checks a sample's `values` JSON object against its sensor type: every field must be declared
+/// and of the declared type, and every required field present. Returns every problem, not just
+/// the first. It reads the JSON as a stream, never building a map: this runs for every sample.
+pub fn validate_values(sensor_type: &SensorType, json: &str) -> Result<(), Vec<ValueProblem>> {
     let mut problems = Vec::new();
-    for (name, value) in values {
-        let Some(spec) = sensor_type.fields.iter().find(|f| &f.name == name) else {
-            problems.push(problem(name, format!("unknown field for sensor type \"{}\"", sensor_type.name)));
-            continue;
-        };
-        if value.is_null() {
-            if spec.required {
-                problems.push(problem(name, "is required and must not be null".into()));
-            }
-            continue;
+    let mut seen = vec![false; if sensor_type.fields.iter().any(|f| f.required) { sensor_type.fields.len() } else { 0 }];
+    let mut deserializer = serde_json::Deserializer::from_str(json);
+    let checked = ValuesSeed { sensor_type, problems: &mut problems, seen: &mut seen }
+        .deserialize(&mut deserializer)
+        .and_then(|()| deserializer.end());
+    match checked {
+        Err(error) if error.is_data() => {
+            return Err(vec![ValueProblem { field: "values".into(), message: "must be an object of the sensor type's fields".into() }]);
         }
-        if let Some(expected) = type_mismatch(spec.field_type, value) {
-            problems.push(problem(name, format!("expected {expected}, got {}", describe(value))));
+        Err(error) => {
+            // Valid JSON grammar that no f64 holds (1e999), or JSON nested too deep.
+            let message = error.to_string();
+            let message = message.split(" at line ").next().unwrap_or_default();
+            return Err(vec![ValueProblem { field: "values".into(), message: format!("cannot be read: {message}") }]);
         }
+        Ok(()) => {}
     }
-    for spec in sensor_type.fields.iter().filter(|f| f.required) {
-        if !values.contains_key(&spec.name) {
-            problems.push(problem(&spec.name, "is required".into()));
-        }
+    for (spec, _) in sensor_type.fields.iter().zip(&seen).filter(|(spec, seen)| spec.required && !**seen) {
+        problems.push(problem(&spec.name, "is required".into()));
     }
     if problems.is_empty() {
         Ok(())
@@ -43,14 +46,152 @@ fn problem(field: &str, message: String) -> ValueProblem {
     ValueProblem { field: format!("values.{field}"), message }
 }
 
+struct ValuesSeed<'a> {
+    sensor_type: &'a SensorType,
+    problems: &'a mut Vec<ValueProblem>,
+    seen: &'a mut Vec<bool>,
+}
+
+impl<'de> DeserializeSeed<'de> for ValuesSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ValuesSeed<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object of the sensor type's fields")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(Key(name)) = map.next_key()? {
+            let Some(index) = self.sensor_type.fields.iter().position(|f| f.name == name) else {
+                map.next_value::<IgnoredAny>()?;
+                self.problems.push(problem(&name, format!("unknown field for sensor type \"{}\"", self.sensor_type.name)));
+                continue;
+            };
+            let spec = &self.sensor_type.fields[index];
+            let value: Scalar = map.next_value()?;
+            if let Some(seen) = self.seen.get_mut(index) {
+                *seen = true;
+            }
+            if value == Scalar::Null {
+                if spec.required {
+                    self.problems.push(problem(&name, "is required and must not be null".into()));
+                }
+                continue;
+            }
+            if let Some(expected) = type_mismatch(spec.field_type, value) {
+                self.problems.push(problem(&name, format!("expected {expected}, got {}", value.describe())));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// A field name, borrowed from the body unless it holds escapes.
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> de::Deserialize<'de> for Key<'de> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl<'de> Visitor<'de> for KeyVisitor {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field name")
+            }
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(v)))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(v.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(KeyVisitor)
+    }
+}
+
+/// What kind of JSON value a field holds (nested values are skipped, not kept).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Scalar {
+    Null,
+    Bool,
+    Integer,
+    /// An integer beyond i64 (a u64 over i64::MAX).
+    BigInteger,
+    Float,
+    String,
+    Array,
+    Object,
+}
+
+impl Scalar {
+    fn describe(self) -> &'static str {
+        match self {
+            Scalar::Null => "null",
+            Scalar::Bool => "a boolean",
+            Scalar::Integer | Scalar::BigInteger => "an integer",
+            Scalar::Float => "a number",
+            Scalar::String => "a string",
+            Scalar::Array => "an array",
+            Scalar::Object => "an object",
+        }
+    }
+}
+
+impl<'de> de::Deserialize<'de> for Scalar {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ScalarVisitor;
+        impl<'de> Visitor<'de> for ScalarVisitor {
+            type Value = Scalar;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_none<E>(self) -> Result<Scalar, E> {
+                Ok(Scalar::Null)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Scalar, E> {
+                Ok(Scalar::Bool)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Scalar, E> {
+                Ok(Scalar::Integer)
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Scalar, E> {
+                Ok(if i64::try_from(v).is_ok() { Scalar::Integer } else { Scalar::BigInteger })
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Scalar, E> {
+                Ok(Scalar::Float)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Scalar, E> {
+                Ok(Scalar::String)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Scalar, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Array)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Scalar, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Scalar::Object)
+            }
+        }
+        deserializer.deserialize_any(ScalarVisitor)
+    }
+}
+
 /// `None` when `value` fits `field_type`, else the expected type's description.
-fn type_mismatch(field_type: FieldType, value: &Value) -> Option<&'static str> {
+fn type_mismatch(field_type: FieldType, value: Scalar) -> Option<&'static str> {
     let fits = match field_type {
-        FieldType::Bool => value.is_boolean(),
-        FieldType::I64 => value.is_i64(),
+        FieldType::Bool => value == Scalar::Bool,
+        FieldType::I64 => value == Scalar::Integer,
         // Integers are fine where a float is expected; JSON has no NaN or Infinity.
-        FieldType::F64 => value.is_number(),
-        FieldType::String => value.is_string(),
+        FieldType::F64 => matches!(value, Scalar::Integer | Scalar::BigInteger | Scalar::Float),
+        FieldType::String => value == Scalar::String,
     };
     if fits {
         return None;
@@ -61,18 +202,6 @@ fn type_mismatch(field_type: FieldType, value: &Value) -> Option<&'static str> {
         FieldType::F64 => "a number",
         FieldType::String => "a string",
     })
-}
-
-fn describe(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "an integer",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
 }
 
 #[cfg(test)]
@@ -99,7 +228,7 @@ mod tests {
     }
 
     fn check(values: serde_json::Value) -> Result<(), Vec<ValueProblem>> {
-        validate_values(&ecg_like(), values.as_object().expect("object"))
+        validate_values(&ecg_like(), &values.to_string())
     }
 
     #[test]
@@ -119,6 +248,17 @@ mod tests {
         assert!(message("values.count").contains("expected an integer"));
         assert!(message("values.colour").contains("unknown field"));
         assert_eq!(message("values.open"), "is required");
+    }
+
+    #[test]
+    fn reads_escaped_names_and_skips_nested_values() {
+        assert_eq!(validate_values(&ecg_like(), r#"{"op\u0065n": true}"#), Ok(()));
+        let problems = validate_values(&ecg_like(), r#"{"open": true, "label": [1, {"a": 2}]}"#).expect_err("array");
+        assert_eq!(problems[0].message, "expected a string, got an array");
+        assert_eq!(validate_values(&ecg_like(), "[true]").expect_err("not an object")[0].field, "values");
+        assert!(validate_values(&ecg_like(), r#"{"open": true, "level": 1e999}"#).expect_err("range")[0]
+            .message
+            .starts_with("cannot be read"));
     }
 
     #[test]

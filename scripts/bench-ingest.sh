@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Ingest benchmark: wrk (from the OS packages) on this machine, one run, figures and ratios:
+#   1. a bare actix-web endpoint parsing the same JSON body, answering 204 (the HTTP ceiling);
+#   2. SRS ingest (`srs serve`, SQLite), one sample per request, 64 connections, during a
+#      recording (every 200 is a committed, durable write);
+#   3. SRS ingest, 1,000 samples per request;
+#   4. InfluxDB 1.6 (OS package, same machine): one point per request and 5,000 points per
+#      request of the same data as line protocol.
+# BENCH_SECS sets each run's length (default 15), BENCH_CONNECTIONS the connections (64).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+SECS=${BENCH_SECS:-15}
+CONNECTIONS=${BENCH_CONNECTIONS:-64}
+SRS_PORT=18080 BARE_PORT=18081 INFLUX_PORT=18086
+
+need() {
+    command -v "$1" >/dev/null 2>&1 && return
+    echo "installing $2 from the OS packages"
+    if [ "$(id -u)" -eq 0 ]; then apt-get install -y -q "$2" >/dev/null; else sudo apt-get install -y -q "$2" >/dev/null; fi
+}
+need wrk wrk
+need influxd influxdb
+
+cargo build --release -q --bin srs --example bare_endpoint
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+wait_for() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return; sleep 0.1; done; echo "$1 did not come up" >&2; exit 1; }
+
+# run NAME URL SCRIPT [ENV=VALUE...]: prints requests/s (and warns about non-2xx answers).
+run() {
+    local name=$1 url=$2 script=$3; shift 3
+    local out
+    out=$(env "$@" wrk -t2 -c"$CONNECTIONS" -d"${SECS}s" -s "$script" "$url")
+    local errors
+    errors=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
+    if [ -n "$errors" ]; then echo "  warning: $name had $errors non-2xx answers" >&2; fi
+    echo "$out" | awk '/Requests\/sec/ {print $2}'
+}
+
+# 1. The HTTP ceiling.
+"$ROOT/target/release/examples/bare_endpoint" "127.0.0.1:$BARE_PORT" >/dev/null & PIDS+=($!)
+wait_for "http://127.0.0.1:$BARE_PORT/"
+bare=$(run bare "http://127.0.0.1:$BARE_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1)
+
+# 2-3. SRS during a recording.
+SRS="$ROOT/target/release/srs"
+export RUST_LOG=warn
+echo "bench password" | (cd "$WORK" && "$SRS" --data-dir srs user add --username bench --role admin --password-stdin >/dev/null)
+(cd "$WORK" && exec "$SRS" serve --data-dir srs --listen "127.0.0.1:$SRS_PORT" >/dev/null) & PIDS+=($!)
+wait_for "http://127.0.0.1:$SRS_PORT/healthz"
+scripts/lab-setup.py "http://127.0.0.1:$SRS_PORT" bench "bench password" >/dev/null
+sleep 1
+srs_one=$(run srs-1 "http://127.0.0.1:$SRS_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1)
+srs_batch=$(run srs-1000 "http://127.0.0.1:$SRS_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1000)
+stored=$(sqlite3 "$WORK/srs/srs.db" "SELECT COUNT(*) FROM samples" 2>/dev/null || echo "?")
+
+# 4. InfluxDB 1.6 with its defaults (WAL, fsync per write), its own data directory and port.
+mkdir -p "$WORK/influx"
+cat > "$WORK/influx/influxdb.conf" <<CONF
+reporting-disabled = true
+bind-address = "127.0.0.1:18088"
+[meta]
+  dir = "$WORK/influx/meta"
+[data]
+  dir = "$WORK/influx/data"
+  wal-dir = "$WORK/influx/wal"
+  query-log-enabled = false
+[http]
+  bind-address = "127.0.0.1:$INFLUX_PORT"
+  log-enabled = false
+[logging]
+  level = "error"
+CONF
+influxd -config "$WORK/influx/influxdb.conf" >/dev/null 2>&1 & PIDS+=($!)
+wait_for "http://127.0.0.1:$INFLUX_PORT/ping"
+curl -s -XPOST "http://127.0.0.1:$INFLUX_PORT/query" --data-urlencode "q=CREATE DATABASE bench" >/dev/null
+influx_one=$(run influx-1 "http://127.0.0.1:$INFLUX_PORT/write?db=bench&precision=ns" scripts/bench/influx-points.lua POINTS=1)
+influx_batch=$(run influx-5000 "http://127.0.0.1:$INFLUX_PORT/write?db=bench&precision=ns" scripts/bench/influx-points.lua POINTS=5000)
+
+python3 - "$bare" "$srs_one" "$srs_batch" "$influx_one" "$influx_batch" "$stored" "$SECS" "$CONNECTIONS" <<'PY'
+import sys
+bare, one, batch, influx_one, influx_batch = map(float, sys.argv[1:6])
+stored, secs, connections = sys.argv[6], sys.argv[7], sys.argv[8]
+print(f"ingest benchmark: wrk -t2 -c{connections}, {secs} s per run, one machine")
+print(f"  bare actix-web endpoint (ceiling)      {bare:>12,.0f} req/s")
+print(f"  SRS, 1 sample/request, durable         {one:>12,.0f} req/s   {one / bare:.2f}x bare   {one / influx_one:.2f}x InfluxDB 1-point")
+print(f"  SRS, 1,000 samples/request             {batch * 1000:>12,.0f} samples/s   {batch * 1000 / (influx_batch * 5000):.2f}x InfluxDB batched")
+print(f"  InfluxDB 1.6, 1 point/request          {influx_one:>12,.0f} req/s")
+print(f"  InfluxDB 1.6, 5,000 points/request     {influx_batch * 5000:>12,.0f} points/s")
+print(f"  samples stored by SRS in the store:    {stored}")
+PY
