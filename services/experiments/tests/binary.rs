@@ -1,10 +1,8 @@
 //! `srs-experiments`, the service alone as the distributed deployment runs it: configured key
 //! files, its own listener, SIGTERM to stop; missing keys stop it with one error line.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 fn service(dir: &Path, keys: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_srs-experiments"));
@@ -25,10 +23,7 @@ async fn runs_alone_with_configured_keys_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let keys = dir.path().join("keys");
     srs_common::auth::keys::write_pair(&keys.join("private.pem"), &keys.join("public.pem")).expect("keys");
-    let mut child = service(dir.path(), &keys).stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
-    let base = line.trim().strip_prefix("srs-experiments listening on ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
+    let (child, base) = srs_testkit::spawn_listening(service(dir.path(), &keys), "srs-experiments");
 
     // An admin created straight in its SQLite file (as `srs user add` does) signs in over HTTP.
     let store: srs_common::store::DynStore =
@@ -56,16 +51,7 @@ async fn runs_alone_with_configured_keys_and_stops_on_sigterm() {
     assert_eq!(me["role"], "admin");
     assert!(!dir.path().join("data/jwt").exists(), "configured keys are used, none generated");
 
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill").success());
-    for _ in 0..100 {
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "{status}");
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    panic!("srs-experiments did not stop within 10 s of SIGTERM");
+    assert!(srs_testkit::terminate(child).success());
 }
 
 #[test]

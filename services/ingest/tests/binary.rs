@@ -1,16 +1,15 @@
 //! `srs-ingest`, the service alone as the distributed deployment runs it: it reads the
 //! recording context from the shared store, accepts samples, and stops on SIGTERM.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use std::process::Command;
 
 #[tokio::test]
 async fn runs_alone_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let keys = dir.path().join("keys");
     srs_common::auth::keys::write_pair(&keys.join("private.pem"), &keys.join("public.pem")).expect("keys");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_srs-ingest"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_srs-ingest"));
+    command
         .current_dir(dir.path())
         .env_remove("SRS_ENV")
         .env_remove("SRS_CONFIG_DIR")
@@ -18,14 +17,8 @@ async fn runs_alone_and_stops_on_sigterm() {
         .env("SRS__SERVER__LISTEN", "127.0.0.1:0")
         .env("SRS__DATA__DIR", dir.path().join("data"))
         .env("SRS__AUTH__JWT_PUBLIC_KEY", keys.join("public.pem"))
-        .env("SRS__AUTH__JWT_PRIVATE_KEY", dir.path().join("no-signing-key-here.pem"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start");
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().expect("stdout")).read_line(&mut line).expect("listening line");
-    let base = line.trim().strip_prefix("srs-ingest listening on ").unwrap_or_else(|| panic!("{line:?}")).to_owned();
+        .env("SRS__AUTH__JWT_PRIVATE_KEY", dir.path().join("no-signing-key-here.pem"));
+    let (child, base) = srs_testkit::spawn_listening(command, "srs-ingest");
 
     let client = reqwest::Client::new();
     let answer: serde_json::Value = client
@@ -52,14 +45,5 @@ async fn runs_alone_and_stops_on_sigterm() {
     let status = client.get(format!("{base}/api/v1/sensors/status")).bearer_auth(token).send().await.expect("status");
     assert_eq!(status.status(), 200);
 
-    assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill").success());
-    for _ in 0..100 {
-        if let Some(status) = child.try_wait().expect("wait") {
-            assert!(status.success(), "{status}");
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    panic!("srs-ingest did not stop within 10 s of SIGTERM");
+    assert!(srs_testkit::terminate(child).success());
 }

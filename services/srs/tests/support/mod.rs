@@ -1,10 +1,9 @@
 //! Running the `srs` binary the way a user does, for the CLI and end-to-end tests.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::Write;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::Duration;
 
 pub fn srs(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_srs"));
@@ -15,32 +14,12 @@ pub fn srs(dir: &Path) -> Command {
 
 /// Starts `srs serve` on a free port and returns it with its base URL.
 pub fn serve(dir: &Path, envs: &[(&str, &str)]) -> (Child, String) {
-    let mut child = srs(dir)
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir", "data"])
-        .envs(envs.iter().copied())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start srs serve");
-    let stdout = child.stdout.take().expect("stdout");
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read the listening line");
-    let base = line.trim().strip_prefix("srs listening on ").unwrap_or_else(|| panic!("unexpected first line: {line:?}")).to_owned();
-    (child, base)
+    let mut command = srs(dir);
+    command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir", "data"]).envs(envs.iter().copied());
+    srs_testkit::spawn_listening(command, "srs")
 }
 
-pub fn terminate(mut child: Child) -> std::process::ExitStatus {
-    let status = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().expect("kill");
-    assert!(status.success());
-    for _ in 0..100 {
-        if let Some(status) = child.try_wait().expect("wait") {
-            return status;
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let _ = child.kill();
-    panic!("srs serve did not stop within 10 s of SIGTERM");
-}
+pub use srs_testkit::terminate;
 
 /// Asserts a failed run printed exactly one line, an `error:` line containing `expected`.
 pub fn assert_one_error_line(output: &Output, expected: &str) {

@@ -1,0 +1,32 @@
+//! What the SRS test suites share for running a service binary the way an admin does: start it
+//! on a free port, learn its address from its first line, stop it with SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::Duration;
+
+/// Starts `command` (which must listen on port 0 and print `{name} listening on http://ADDR`
+/// first) and returns the child with its base URL.
+pub fn spawn_listening(mut command: Command, name: &str) -> (Child, String) {
+    let mut child = command.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().unwrap_or_else(|e| panic!("cannot start {name}: {e}"));
+    let stdout = child.stdout.take().unwrap_or_else(|| panic!("{name} has no stdout"));
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap_or_else(|e| panic!("cannot read {name}'s first line: {e}"));
+    let prefix = format!("{name} listening on ");
+    let base = line.trim().strip_prefix(&prefix).unwrap_or_else(|| panic!("unexpected first line of {name}: {line:?}")).to_owned();
+    (child, base)
+}
+
+/// Sends SIGTERM and waits up to 10 s for the process to exit.
+pub fn terminate(mut child: Child) -> ExitStatus {
+    let sent = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap_or_else(|e| panic!("cannot run kill: {e}"));
+    assert!(sent.success(), "kill -TERM failed");
+    for _ in 0..100 {
+        if let Some(status) = child.try_wait().unwrap_or_else(|e| panic!("cannot wait for the child: {e}")) {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    panic!("the process did not stop within 10 s of SIGTERM");
+}
