@@ -11,7 +11,8 @@ type Case<'a> = (&'a str, &'a str, String, u16, &'a str, Vec<(usize, &'a str)>);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_input_is_refused_and_stores_nothing() {
-    let lab = Lab::start(&[("SRS__INGEST__MAX_BODY_BYTES", "200000"), ("SRS__INGEST__MAX_SAMPLES_PER_REQUEST", "1000")]).await;
+    // The default limits: 4 MiB bodies, 10,000 samples per request.
+    let lab = Lab::start(&[]).await;
     lab.start_recording().await;
     let door = |values: serde_json::Value| json!({"sensor_id": "door-1", "values": values});
     let now_ns = srs_common::time::now_ns();
@@ -128,11 +129,11 @@ async fn bad_input_is_refused_and_stores_nothing() {
             "invalid_samples",
             vec![(0, "id")],
         ),
-        ("body over the limit", "application/json", ecg("big", 1000).to_string().repeat(3), 413, "body_too_large", vec![]),
+        ("body over the limit", "application/json", ecg("big", 50_000).to_string(), 413, "body_too_large", vec![]),
         (
             "too many samples",
             "application/json",
-            json!(vec![json!({"sensor_id": "door-1", "values": {"open": true}}); 1001]).to_string(),
+            json!(vec![json!({"sensor_id": "door-1", "values": {"open": true}}); 10_001]).to_string(),
             413,
             "too_many_samples",
             vec![],

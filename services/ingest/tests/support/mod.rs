@@ -100,6 +100,11 @@ impl Lab {
         lab
     }
 
+    /// The SQLite file, for tests that lock it from outside.
+    pub fn db_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("srs.db")
+    }
+
     pub async fn stop(mut self) {
         if let Some(server) = self.server.take() {
             server.stop().await;
