@@ -30,3 +30,35 @@ pub fn terminate(mut child: Child) -> ExitStatus {
     let _ = child.kill();
     panic!("the process did not stop within 10 s of SIGTERM");
 }
+
+/// The Python that has pyarrow: `SRS_TEST_PYTHON`, else the workspace's `.venv` (made by
+/// scripts/test.sh), else `python3`.
+pub fn python() -> std::path::PathBuf {
+    if let Some(python) = std::env::var_os("SRS_TEST_PYTHON") {
+        return python.into();
+    }
+    let venv = workspace().join(".venv/bin/python");
+    if venv.exists() {
+        venv
+    } else {
+        "python3".into()
+    }
+}
+
+/// The workspace root.
+pub fn workspace() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// Checks an export directory with pyarrow (scripts/check_export.py) and returns its JSON
+/// report; panics naming the problem when the export is not what the contract says.
+pub fn check_export(dir: &std::path::Path) -> String {
+    let script = workspace().join("scripts/check_export.py");
+    let output = Command::new(python()).arg(script).arg(dir).output().unwrap_or_else(|e| panic!("cannot run python: {e}"));
+    assert!(
+        output.status.success(),
+        "pyarrow check failed (scripts/test.sh installs pyarrow into .venv): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

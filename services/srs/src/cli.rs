@@ -30,6 +30,25 @@ enum Command {
         #[command(subcommand)]
         command: UserCommand,
     },
+    /// Export an experiment offline into DIR/{experiment}/{export}/ (Parquet + metadata JSON).
+    Export {
+        #[arg(long, value_name = "ID")]
+        experiment: String,
+        /// Only this participant (by code); repeat for several.
+        #[arg(long = "participant", value_name = "CODE")]
+        participants: Vec<String>,
+        /// First day, YYYY-MM-DD (UTC, inclusive).
+        #[arg(long, value_name = "DATE")]
+        from: Option<String>,
+        /// Last day, YYYY-MM-DD (UTC, inclusive).
+        #[arg(long, value_name = "DATE")]
+        to: Option<String>,
+        /// Only this sensor type; repeat for several.
+        #[arg(long = "sensor-type", value_name = "TYPE")]
+        sensor_types: Vec<String>,
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
     /// Write a backup of all metadata (users, configs, experiments, recordings, logbook,
     /// progress, export records) to FILE.
     Backup {
@@ -92,6 +111,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::User { command: UserCommand::Add { username, role, email, password_stdin } } => {
             crate::users::add(&settings, username, role, email, password_stdin).await
+        }
+        Command::Export { experiment, participants, from, to, sensor_types, out } => {
+            let args = crate::export::ExportArgs { experiment, participants, from, to, sensor_types };
+            crate::export::export(&settings, args, &out).await
         }
         Command::Backup { out } => crate::backup::backup(&settings, &out).await,
         Command::Restore { file, force } => crate::backup::restore(&settings, &file, force).await,

@@ -2,6 +2,7 @@
 
 mod backup;
 mod cli;
+mod export;
 mod serve;
 mod users;
 

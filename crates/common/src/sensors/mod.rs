@@ -8,7 +8,7 @@ mod values;
 
 pub use catalog::{SensorCatalog, SensorRef};
 pub use file::{FieldSpec, FieldType, SensorSpec, SensorType, SensorsFile, SensorsFileError};
-pub use values::{validate_values, ValueProblem};
+pub use values::{validate_values, FieldName, ValueProblem};
 
 /// The example sensors file shipped in `config/`; the default when `sensors.file` is empty.
 pub const EXAMPLE_SENSORS_FILE: &str = include_str!("../../../../config/sensors.example.json");

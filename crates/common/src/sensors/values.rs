@@ -67,7 +67,7 @@ impl<'de> Visitor<'de> for ValuesSeed<'_> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(Key(name)) = map.next_key()? {
+        while let Some(FieldName(name)) = map.next_key()? {
             let Some(index) = self.sensor_type.fields.iter().position(|f| f.name == name) else {
                 map.next_value::<IgnoredAny>()?;
                 self.problems.push(problem(&name, format!("unknown field for sensor type \"{}\"", self.sensor_type.name)));
@@ -92,22 +92,23 @@ impl<'de> Visitor<'de> for ValuesSeed<'_> {
     }
 }
 
-/// A field name, borrowed from the body unless it holds escapes.
-struct Key<'de>(Cow<'de, str>);
+/// A JSON object key, borrowed from the text unless it holds escapes (serde's own `Cow`
+/// always copies).
+pub struct FieldName<'de>(pub Cow<'de, str>);
 
-impl<'de> de::Deserialize<'de> for Key<'de> {
+impl<'de> de::Deserialize<'de> for FieldName<'de> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct KeyVisitor;
         impl<'de> Visitor<'de> for KeyVisitor {
-            type Value = Key<'de>;
+            type Value = FieldName<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a field name")
             }
-            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Borrowed(v)))
+            fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<FieldName<'de>, E> {
+                Ok(FieldName(Cow::Borrowed(v)))
             }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Key<'de>, E> {
-                Ok(Key(Cow::Owned(v.to_owned())))
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<FieldName<'de>, E> {
+                Ok(FieldName(Cow::Owned(v.to_owned())))
             }
         }
         deserializer.deserialize_str(KeyVisitor)

@@ -1,0 +1,289 @@
+//! One Parquet file of one participant, day and sensor type: typed columns from the sensor
+//! type, rows appended in `ts` order and written a row group at a time (memory stays bounded),
+//! zstd, written under a temporary name and renamed once complete, hashed while written.
+
+use crate::hashing::HashingWriter;
+use arrow::array::{ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampNanosecondBuilder};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use parquet::arrow::ArrowWriter;
+use parquet::basic::{Compression, ZstdLevel};
+use parquet::file::properties::WriterProperties;
+use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
+use srs_common::model::StoredSample;
+use srs_common::sensors::{FieldName, FieldType, SensorType};
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Rows per row group (and per in-memory batch).
+pub const ROW_GROUP_ROWS: usize = 65_536;
+
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+    #[error("parquet: {0}")]
+    Parquet(#[from] parquet::errors::ParquetError),
+    #[error("arrow: {0}")]
+    Arrow(#[from] arrow::error::ArrowError),
+}
+
+/// A finished file: where, how many rows, how many bytes, its SHA-256.
+#[derive(Debug, Clone)]
+pub struct Written {
+    pub path: PathBuf,
+    pub rows: u64,
+    pub bytes: u64,
+    pub sha256: String,
+}
+
+enum Column {
+    Bool(BooleanBuilder),
+    I64(Int64Builder),
+    F64(Float64Builder),
+    Str(StringBuilder),
+}
+
+/// One field's value of one row, as read from the stored JSON.
+#[derive(Debug, Clone, PartialEq)]
+enum Cell {
+    Null,
+    Bool(bool),
+    I64(i64),
+    F64(f64),
+    Str(String),
+}
+
+pub struct SensorFile {
+    temp: PathBuf,
+    path: PathBuf,
+    writer: ArrowWriter<HashingWriter>,
+    schema: SchemaRef,
+    field_names: Vec<String>,
+    ts: TimestampNanosecondBuilder,
+    received_at: TimestampNanosecondBuilder,
+    sensor_id: StringBuilder,
+    recording_id: StringBuilder,
+    task_id: StringBuilder,
+    sample_id: StringBuilder,
+    columns: Vec<Column>,
+    row: Vec<Cell>,
+    buffered: usize,
+    rows: u64,
+}
+
+/// The file's schema: the fixed columns, then one nullable column per field of the type.
+pub fn schema(sensor_type: &SensorType) -> SchemaRef {
+    let time = DataType::Timestamp(TimeUnit::Nanosecond, Some("UTC".into()));
+    let mut fields = vec![
+        Field::new("ts", time.clone(), false),
+        Field::new("received_at", time, false),
+        Field::new("sensor_id", DataType::Utf8, false),
+        Field::new("recording_id", DataType::Utf8, false),
+        Field::new("task_id", DataType::Utf8, true),
+        Field::new("sample_id", DataType::Utf8, true),
+    ];
+    for field in &sensor_type.fields {
+        let data_type = match field.field_type {
+            FieldType::Bool => DataType::Boolean,
+            FieldType::I64 => DataType::Int64,
+            FieldType::F64 => DataType::Float64,
+            FieldType::String => DataType::Utf8,
+        };
+        fields.push(Field::new(&field.name, data_type, true));
+    }
+    Arc::new(Schema::new(fields))
+}
+
+fn io(path: &Path) -> impl Fn(std::io::Error) -> FileError + '_ {
+    move |error| FileError::Io(path.display().to_string(), error)
+}
+
+impl SensorFile {
+    /// Creates `path` (under a temporary name until [`finish`](Self::finish)).
+    pub fn create(path: PathBuf, sensor_type: &SensorType) -> Result<Self, FileError> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(io(dir))?;
+        }
+        let temp = path.with_extension("parquet.partial");
+        let file = std::fs::File::create(&temp).map_err(io(&temp))?;
+        let schema = schema(sensor_type);
+        let properties = WriterProperties::builder()
+            .set_compression(Compression::ZSTD(ZstdLevel::default()))
+            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+            .build();
+        let writer = ArrowWriter::try_new(HashingWriter::new(file), schema.clone(), Some(properties))?;
+        let columns = sensor_type
+            .fields
+            .iter()
+            .map(|f| match f.field_type {
+                FieldType::Bool => Column::Bool(BooleanBuilder::new()),
+                FieldType::I64 => Column::I64(Int64Builder::new()),
+                FieldType::F64 => Column::F64(Float64Builder::new()),
+                FieldType::String => Column::Str(StringBuilder::new()),
+            })
+            .collect();
+        Ok(Self {
+            temp,
+            path,
+            writer,
+            schema,
+            field_names: sensor_type.fields.iter().map(|f| f.name.clone()).collect(),
+            ts: TimestampNanosecondBuilder::new().with_timezone("UTC"),
+            received_at: TimestampNanosecondBuilder::new().with_timezone("UTC"),
+            sensor_id: StringBuilder::new(),
+            recording_id: StringBuilder::new(),
+            task_id: StringBuilder::new(),
+            sample_id: StringBuilder::new(),
+            columns,
+            row: vec![Cell::Null; sensor_type.fields.len()],
+            buffered: 0,
+            rows: 0,
+        })
+    }
+
+    /// Appends one sample (samples must come in `ts` order).
+    pub fn append(&mut self, sample: &StoredSample) -> Result<(), FileError> {
+        self.row.iter_mut().for_each(|cell| *cell = Cell::Null);
+        let mut deserializer = serde_json::Deserializer::from_str(&sample.values);
+        // Stored values were checked at ingest; anything unreadable becomes nulls, not a failed export.
+        let seed = RowSeed { names: &self.field_names, row: &mut self.row };
+        if seed.deserialize(&mut deserializer).is_err() {
+            self.row.iter_mut().for_each(|cell| *cell = Cell::Null);
+        }
+        self.ts.append_value(sample.ts);
+        self.received_at.append_value(sample.received_at);
+        self.sensor_id.append_value(&sample.sensor_id);
+        self.recording_id.append_value(&sample.recording_id);
+        self.task_id.append_option(sample.task_id.as_deref());
+        self.sample_id.append_option(sample.sample_id.as_deref());
+        for (column, cell) in self.columns.iter_mut().zip(self.row.iter_mut()) {
+            match (column, std::mem::replace(cell, Cell::Null)) {
+                (Column::Bool(b), Cell::Bool(v)) => b.append_value(v),
+                (Column::I64(b), Cell::I64(v)) => b.append_value(v),
+                (Column::F64(b), Cell::F64(v)) => b.append_value(v),
+                (Column::F64(b), Cell::I64(v)) => b.append_value(v as f64),
+                (Column::Str(b), Cell::Str(v)) => b.append_value(v),
+                (Column::Bool(b), _) => b.append_null(),
+                (Column::I64(b), _) => b.append_null(),
+                (Column::F64(b), _) => b.append_null(),
+                (Column::Str(b), _) => b.append_null(),
+            }
+        }
+        self.buffered += 1;
+        self.rows += 1;
+        if self.buffered >= ROW_GROUP_ROWS {
+            self.flush()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), FileError> {
+        if self.buffered == 0 {
+            return Ok(());
+        }
+        let mut arrays: Vec<ArrayRef> = vec![
+            Arc::new(self.ts.finish()),
+            Arc::new(self.received_at.finish()),
+            Arc::new(self.sensor_id.finish()),
+            Arc::new(self.recording_id.finish()),
+            Arc::new(self.task_id.finish()),
+            Arc::new(self.sample_id.finish()),
+        ];
+        for column in &mut self.columns {
+            arrays.push(match column {
+                Column::Bool(b) => Arc::new(b.finish()),
+                Column::I64(b) => Arc::new(b.finish()),
+                Column::F64(b) => Arc::new(b.finish()),
+                Column::Str(b) => Arc::new(b.finish()),
+            });
+        }
+        let batch = RecordBatch::try_new(self.schema.clone(), arrays)?;
+        self.writer.write(&batch)?;
+        self.buffered = 0;
+        Ok(())
+    }
+
+    /// Writes what is buffered, closes the file, syncs it and gives it its final name.
+    pub fn finish(mut self) -> Result<Written, FileError> {
+        self.flush()?;
+        let writer = self.writer.into_inner()?;
+        let (file, bytes, sha256) = writer.finish().map_err(io(&self.temp))?;
+        file.sync_all().map_err(io(&self.temp))?;
+        std::fs::rename(&self.temp, &self.path).map_err(io(&self.path))?;
+        Ok(Written { path: self.path, rows: self.rows, bytes, sha256 })
+    }
+}
+
+/// Reads a values object into the row's cells, by field name.
+struct RowSeed<'a> {
+    names: &'a [String],
+    row: &'a mut [Cell],
+}
+
+impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> Visitor<'de> for RowSeed<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a values object")
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(FieldName(key)) = map.next_key()? {
+            match self.names.iter().position(|n| *n == key) {
+                Some(index) => self.row[index] = map.next_value::<CellValue>()?.0,
+                None => {
+                    map.next_value::<IgnoredAny>()?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+struct CellValue(Cell);
+
+impl<'de> serde::Deserialize<'de> for CellValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct CellVisitor;
+        impl<'de> Visitor<'de> for CellVisitor {
+            type Value = CellValue;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a field value")
+            }
+            fn visit_unit<E>(self) -> Result<CellValue, E> {
+                Ok(CellValue(Cell::Null))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<CellValue, E> {
+                Ok(CellValue(Cell::Bool(v)))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<CellValue, E> {
+                Ok(CellValue(Cell::I64(v)))
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<CellValue, E> {
+                Ok(CellValue(i64::try_from(v).map_or(Cell::F64(v as f64), Cell::I64)))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<CellValue, E> {
+                Ok(CellValue(Cell::F64(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<CellValue, E> {
+                Ok(CellValue(Cell::Str(v.to_owned())))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<CellValue, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(CellValue(Cell::Null))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CellValue, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(CellValue(Cell::Null))
+            }
+        }
+        deserializer.deserialize_any(CellVisitor)
+    }
+}
