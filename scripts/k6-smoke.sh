@@ -5,8 +5,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v k6 >/dev/null || { echo "k6 is missing (scripts/test.sh installs it into .venv)" >&2; exit 1; }
-cargo build -q --bin srs
-SRS=$PWD/target/debug/srs
+# scripts/test.sh passes the binary its test run built (SRS_BIN); alone, build it.
+if [ -z "${SRS_BIN:-}" ]; then
+    cargo build -q --bin srs
+    SRS_BIN=$PWD/target/debug/srs
+fi
+SRS=$SRS_BIN
 WORK=$(mktemp -d)
 PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 cleanup() { [ -n "${PID:-}" ] && kill "$PID" 2>/dev/null; wait 2>/dev/null; rm -rf "$WORK"; }

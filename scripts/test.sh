@@ -84,7 +84,9 @@ step "format (cargo fmt --check)" cargo fmt --all --check
 step "lints (cargo clippy -D warnings)" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "CI file schema (.gitlab-ci.yml)" check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml
 step "tests (unit, API, store contract, bus against RabbitMQ)" run_tests
-step "load scenario smoke (k6 against srs serve)" scripts/k6-smoke.sh
+# The smoke runs the srs binary the test run just built (a plain `cargo build` would resolve
+# features differently and rebuild half the tree).
+step "load scenario smoke (k6 against srs serve)" env SRS_BIN="$PWD/target/debug/srs" scripts/k6-smoke.sh
 
 printf '\n==> summary\n'
 printf '  %s\n' "${results[@]}"
