@@ -139,7 +139,7 @@ impl Lab {
 
     /// Posts empty batches until ingest reports `recording` (events are asynchronous).
     pub async fn wait_for_recording(&self, recording: Option<&str>) {
-        for _ in 0..200 {
+        for _ in 0..400 {
             let (status, answer) = self.post("/api/v1/samples", "application/json", "[]".into(), None).await;
             assert_eq!(status, StatusCode::OK, "{answer}");
             if answer["recording_id"].as_str() == recording {
