@@ -1,5 +1,6 @@
 //! What the SRS test suites share for running a service binary the way an admin does: start it
-//! on a free port, learn its address from its first line, stop it with SIGTERM.
+//! on a free port, learn its address from its first line, stop it with SIGTERM; connect to the
+//! test RabbitMQ; check an export with pyarrow.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -61,4 +62,26 @@ pub fn check_export(dir: &std::path::Path) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// The broker the tests use: `SRS_TEST_AMQP_URL`, else the local RabbitMQ that
+/// scripts/test.sh makes sure answers.
+pub fn amqp_url() -> String {
+    std::env::var("SRS_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+/// A connected RabbitMQ bus (short heartbeat); fails loudly when no broker answers.
+pub async fn amqp_bus() -> std::sync::Arc<srs_common::bus::amqp::AmqpBus> {
+    use srs_common::bus::amqp::{AmqpBus, AmqpOptions};
+    let url = amqp_url();
+    let bus = AmqpBus::start(AmqpOptions {
+        url: url.clone(),
+        heartbeat_secs: 2,
+        publish_timeout: Duration::from_secs(10),
+        job_delivery_limit: 3,
+    });
+    bus.wait_ready(Duration::from_secs(15))
+        .await
+        .unwrap_or_else(|e| panic!("RabbitMQ must answer at {url} (scripts/test.sh starts it): {e}"));
+    std::sync::Arc::new(bus)
 }

@@ -3,31 +3,11 @@
 mod support;
 
 use serde_json::{json, Value};
-use srs_common::bus::amqp::{AmqpBus, AmqpOptions};
 use srs_common::bus::{Bus, Event, Subscription};
 use srs_common::model::Role;
 use srs_experiments::LoginLimits;
-use std::sync::Arc;
 use std::time::Duration;
 use support::{Backend, TestApp};
-
-fn amqp_url() -> String {
-    std::env::var("SRS_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
-async fn amqp_bus() -> Arc<AmqpBus> {
-    let url = amqp_url();
-    let bus = AmqpBus::start(AmqpOptions {
-        url: url.clone(),
-        heartbeat_secs: 2,
-        publish_timeout: Duration::from_secs(10),
-        job_delivery_limit: 3,
-    });
-    bus.wait_ready(Duration::from_secs(15))
-        .await
-        .unwrap_or_else(|e| panic!("RabbitMQ must answer at {url} (scripts/test.sh starts it): {e}"));
-    Arc::new(bus)
-}
 
 /// The next event of this test's experiment(s), skipping other tests' traffic on the shared broker.
 async fn next(subscription: &mut Subscription, experiments: &[&str]) -> Event {
@@ -46,8 +26,8 @@ async fn next(subscription: &mut Subscription, experiments: &[&str]) -> Event {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lifecycle_events_arrive_on_rabbitmq() {
-    let bus = amqp_bus().await;
-    let listener = amqp_bus().await;
+    let bus = srs_testkit::amqp_bus().await;
+    let listener = srs_testkit::amqp_bus().await;
     let mut events = listener.subscribe(&["experiment.*", "recording.*", "sensor_config.*"]).await.expect("subscribe");
     let app =
         TestApp::start_with(Backend::Sqlite, bus.clone(), LoginLimits { per_account_per_minute: 100, per_address_per_minute: 100 }).await;

@@ -97,7 +97,7 @@ fn parse_well_formed(body: &[u8], format: Format) -> Option<Vec<Incoming<'_>>> {
     }
 }
 
-pub fn too_many(count: usize, max: usize) -> ApiError {
+fn too_many(count: usize, max: usize) -> ApiError {
     ApiError::new(
         actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
         "too_many_samples",

@@ -5,25 +5,14 @@
 mod support;
 
 use serde_json::json;
-use srs_common::bus::amqp::{AmqpBus, AmqpOptions};
 use srs_common::model::{new_id, Recording};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 use support::{ecg, Lab};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn follows_recordings_through_rabbitmq() {
-    let url = std::env::var("SRS_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
-    let bus = AmqpBus::start(AmqpOptions {
-        url: url.clone(),
-        heartbeat_secs: 2,
-        publish_timeout: Duration::from_secs(10),
-        job_delivery_limit: 3,
-    });
-    bus.wait_ready(Duration::from_secs(15))
-        .await
-        .unwrap_or_else(|e| panic!("RabbitMQ must answer at {url} (scripts/test.sh starts it): {e}"));
-    let lab = Lab::start_on(Arc::new(bus), &[]).await;
+    let bus = srs_testkit::amqp_bus().await;
+    let lab = Lab::start_on(bus, &[]).await;
     // Started through the API: the recording.started event travels through RabbitMQ.
     let recording = lab.start_recording().await;
     let (_, answer) = lab.post_json(ecg("amqp", 10)).await;
