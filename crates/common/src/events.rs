@@ -14,6 +14,12 @@ pub const RECORDING_STOPPED: &str = "recording.stopped";
 pub const SENSOR_CONFIG_CHANGED: &str = "sensor_config.changed";
 /// Published by ingest about once a second per sensor that posted samples.
 pub const SENSOR_ACTIVITY: &str = "sensor.activity";
+/// The export job (a work-queue job, not a fan-out event): `ExportRequested`.
+pub const EXPORT_REQUESTED: &str = "export.requested";
+/// Published by the exporter about once a second while a job runs.
+pub const EXPORT_PROGRESS: &str = "export.progress";
+pub const EXPORT_COMPLETED: &str = "export.completed";
+pub const EXPORT_FAILED: &str = "export.failed";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExperimentActivated {
@@ -71,6 +77,38 @@ pub struct SensorActivity {
     /// The newest sample time seen (nanoseconds since the Unix epoch).
     pub last_ts: i64,
     pub rate_hz: f64,
+}
+
+/// The job that asks an exporter to run the export recorded under `export_id`; everything
+/// else (experiment, filter, attempts) is read from the record, which is the truth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExportRequested {
+    pub export_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExportProgress {
+    pub export_id: String,
+    pub experiment_id: String,
+    pub rows_written: u64,
+    pub rows_total: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExportCompleted {
+    pub export_id: String,
+    pub experiment_id: String,
+    pub rows: u64,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct ExportFailed {
+    pub export_id: String,
+    pub experiment_id: String,
+    pub error: String,
+    pub attempts: u32,
 }
 
 /// The bus event of `kind` carrying `payload`.

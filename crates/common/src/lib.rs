@@ -2,6 +2,7 @@
 //! sensors file, the store and bus abstractions with their backends, and the HTTP plumbing
 //! (health, readiness, metrics, OpenAPI, server bootstrap and ordered shutdown).
 
+pub mod access;
 pub mod auth;
 pub mod bus;
 pub mod context;

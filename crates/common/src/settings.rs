@@ -21,6 +21,7 @@ pub struct Settings {
     pub sensors: SensorsSettings,
     pub auth: AuthSettings,
     pub ingest: IngestSettings,
+    pub exporter: ExporterSettings,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -126,6 +127,14 @@ pub struct IngestSettings {
     pub device_token_cache_secs: u64,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ExporterSettings {
+    pub dir: PathBuf,
+    pub workers: usize,
+    pub queue: String,
+}
+
 #[derive(Debug, thiserror::Error)]
 #[error("invalid settings: {0}")]
 pub struct SettingsError(String);
@@ -193,6 +202,12 @@ impl Settings {
         if self.ingest.max_batch_samples == 0 {
             return fail("ingest.max_batch_samples", "must be at least 1");
         }
+        if self.exporter.workers == 0 {
+            return fail("exporter.workers", "must be at least 1");
+        }
+        if self.exporter.queue.is_empty() {
+            return fail("exporter.queue", "must not be empty");
+        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return fail("log.level", "is not a valid filter (e.g. \"info\" or \"srs=debug,info\")");
         }
@@ -208,6 +223,15 @@ impl Settings {
             self.data.dir.join("srs.db")
         } else {
             self.store.sqlite_path.clone()
+        }
+    }
+
+    /// Where exports are written: `exporter.dir`, or `exports/` in the data directory.
+    pub fn exports_dir(&self) -> PathBuf {
+        if self.exporter.dir.as_os_str().is_empty() {
+            self.data.dir.join("exports")
+        } else {
+            self.exporter.dir.clone()
         }
     }
 

@@ -340,6 +340,7 @@ async fn export_records(store: DynStore) {
         rows_total: 10,
         error: None,
         files: vec![],
+        attempts: 0,
         created_at: now(),
         finished_at: None,
         covers_received_until: None,

@@ -5,7 +5,8 @@
 //!
 //! A library with a thin binary (`srs-experiments`); `srs serve` mounts it beside the others.
 
-mod access;
+// Object-level access lives in common: the exporter checks experiments the same way.
+use srs_common::access;
 mod events;
 mod login;
 mod routes;

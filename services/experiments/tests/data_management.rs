@@ -65,6 +65,7 @@ async fn delete_is_guarded_by_the_last_export(backend: Backend) {
         rows_total: 250,
         error: None,
         files: vec![],
+        attempts: 0,
         created_at: now(),
         finished_at: Some(now()),
         covers_received_until: Some(latest),

@@ -5,17 +5,19 @@
 //! leaves a directory that looks finished; running the same export again starts it over.
 
 use crate::hashing::HashingWriter;
-use crate::sensor_file::{FileError, SensorFile};
+use crate::paths::{export_dir, partial_dir, participant_folders, relative};
+use crate::router::SampleRouter;
+use crate::sensor_file::{FileError, Written};
 use chrono::NaiveDate;
 use futures_util::TryStreamExt;
 use serde::Serialize;
-use srs_common::model::{Experiment, ExportFile, ExportFilter, SampleQuery};
+use srs_common::model::{Experiment, ExportFile, ExportFilter, ExportRecord, ExportStatus, SampleQuery, StoredSample};
 use srs_common::sensors::SensorCatalog;
 use srs_common::store::{DynStore, StoreError};
-use srs_common::time::{day_of_ns, day_to_date};
-use std::collections::{BTreeMap, HashMap};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 const DAY_NS: i64 = 86_400_000_000_000;
 
@@ -44,9 +46,17 @@ pub struct Exported {
     pub covers_received_until: Option<i64>,
 }
 
-/// Where `export_id` of `experiment_id` lives under `root`.
-pub fn export_dir(root: &Path, experiment_id: &str, export_id: &str) -> PathBuf {
-    root.join(experiment_id).join(export_id)
+impl Exported {
+    /// Records the finished export in its job record (what the guarded delete reads).
+    pub fn mark_done(&self, record: &mut ExportRecord) {
+        record.status = ExportStatus::Done;
+        record.rows_written = self.rows;
+        record.rows_total = self.rows;
+        record.files = self.files.clone();
+        record.error = None;
+        record.finished_at = Some(srs_common::time::now());
+        record.covers_received_until = self.covers_received_until;
+    }
 }
 
 /// The samples `filter` selects, as a store query (dates inclusive, UTC).
@@ -76,17 +86,9 @@ pub fn sample_query(experiment_id: &str, filter: &ExportFilter) -> Result<Sample
     })
 }
 
-/// A participant code as a safe directory name (codes are free text).
-fn directory_name(code: &str) -> String {
-    let name: String = code.chars().map(|c| if c.is_ascii_alphanumeric() || "-_.".contains(c) { c } else { '_' }).collect();
-    if name.is_empty() || name.chars().all(|c| c == '.') {
-        format!("_{name}")
-    } else {
-        name
-    }
-}
-
-/// Runs the export. `progress(rows_written, rows_total)` is called after every chunk.
+/// Runs the export. `progress(rows_written, rows_total)` is called after every chunk. On
+/// failure (or if the future is dropped) nothing that looks finished is left: the partial
+/// directory is removed, or removed by the next run of the same export.
 pub async fn export_experiment(
     store: &DynStore,
     sensors: &SensorCatalog,
@@ -94,103 +96,112 @@ pub async fn export_experiment(
     experiment_id: &str,
     export_id: &str,
     filter: &ExportFilter,
-    mut progress: impl FnMut(u64, u64),
+    progress: impl FnMut(u64, u64),
 ) -> Result<Exported, ExportError> {
     let experiment = store.get_experiment(experiment_id).await?.ok_or_else(|| ExportError::UnknownExperiment(experiment_id.to_owned()))?;
+    check_filter(&experiment, sensors, filter)?;
+    let dir = partial_dir(root, experiment_id, export_id);
+    let result = write_export(store, sensors, root, &experiment, export_id, filter, progress).await;
+    if result.is_err() && dir.exists() {
+        if let Err(error) = std::fs::remove_dir_all(&dir) {
+            tracing::warn!(dir = %dir.display(), %error, "cannot remove the partial export");
+        }
+    }
+    result
+}
+
+/// The problems of `filter` for `experiment`, checked before anything is written.
+pub fn check_filter(experiment: &Experiment, sensors: &SensorCatalog, filter: &ExportFilter) -> Result<(), ExportError> {
     for id in &filter.participant_ids {
         if experiment.participant(id).is_none() {
             return Err(ExportError::BadFilter(format!("participant_ids: no participant {id} in this experiment")));
         }
     }
-    let query = sample_query(experiment_id, filter)?;
-    let covers_received_until = store.latest_received_at(experiment_id).await?;
+    for name in &filter.sensor_types {
+        if sensors.sensor_type(name).is_none() {
+            return Err(ExportError::BadFilter(format!("sensor_types: no sensor type {name} in the sensors file")));
+        }
+    }
+    sample_query(&experiment.id, filter).map(|_| ())
+}
+
+/// What the store-reading side hands the file-writing thread.
+enum Handover {
+    Rows(Vec<StoredSample>),
+    /// Every row was handed over: finish the files. Without it (the reader failed or was
+    /// dropped), the writer stops and finishes nothing.
+    End,
+}
+
+async fn write_export(
+    store: &DynStore,
+    sensors: &SensorCatalog,
+    root: &Path,
+    experiment: &Experiment,
+    export_id: &str,
+    filter: &ExportFilter,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Exported, ExportError> {
+    let query = sample_query(&experiment.id, filter)?;
+    let covers_received_until = store.latest_received_at(&experiment.id).await?;
     let rows_total = store.count_samples(&query).await?;
-    let final_dir = export_dir(root, experiment_id, export_id);
-    let dir = final_dir.with_extension("partial");
+    let final_dir = export_dir(root, &experiment.id, export_id);
+    let dir = partial_dir(root, &experiment.id, export_id);
     for stale in [&dir, &final_dir] {
         if stale.exists() {
             std::fs::remove_dir_all(stale).map_err(|e| ExportError::Io(stale.display().to_string(), e))?;
         }
     }
     std::fs::create_dir_all(&dir).map_err(|e| ExportError::Io(dir.display().to_string(), e))?;
+    let mut files = crate::metadata::write_all(store, sensors, experiment, filter, &dir).await?;
 
-    let mut files = crate::metadata::write_all(store, sensors, &experiment, filter, &dir).await?;
-    let folders = participant_folders(&experiment);
-    let mut open: HashMap<(String, i64, String), SensorFile> = HashMap::new();
-    let mut written = Vec::new();
-    let mut rows = 0u64;
-    let mut current_day = i64::MIN;
-    let mut chunks = store.stream_samples(query);
-    while let Some(chunk) = chunks.try_next().await? {
-        for sample in &chunk {
-            let day = day_of_ns(sample.ts);
-            if day > current_day {
-                // Samples come in ts order: no file of an earlier day gets another row.
-                let done: Vec<_> = open.keys().filter(|(_, d, _)| *d < day).cloned().collect();
-                for key in done {
-                    if let Some(file) = open.remove(&key) {
-                        written.push(file.finish()?);
+    // Reading (store, async) and writing (Parquet and zstd, CPU) overlap: the store side runs
+    // here, the files are written on a blocking thread, with two chunks in between at most.
+    let (sender, mut receiver) = tokio::sync::mpsc::channel::<Handover>(2);
+    let written_rows = Arc::new(AtomicU64::new(0));
+    let writer = {
+        let (dir, sensors, folders, written_rows) = (dir.clone(), sensors.clone(), participant_folders(experiment), written_rows.clone());
+        tokio::task::spawn_blocking(move || -> Result<Option<Vec<Written>>, FileError> {
+            let mut router = SampleRouter::new(dir, &sensors, &folders);
+            while let Some(handover) = receiver.blocking_recv() {
+                match handover {
+                    Handover::Rows(chunk) => {
+                        router.append(&chunk)?;
+                        written_rows.fetch_add(chunk.len() as u64, Ordering::Relaxed);
                     }
+                    Handover::End => return router.finish().map(Some),
                 }
-                current_day = day;
             }
-            let key = (sample.participant_id.clone(), day, sample.sensor_type.clone());
-            if !open.contains_key(&key) {
-                let folder = folders.get(&sample.participant_id).cloned().unwrap_or_else(|| directory_name(&sample.participant_id));
-                let path = dir.join(folder).join(day_to_date(day)).join(format!("{}.parquet", sample.sensor_type));
-                let sensor_type = sensors.sensor_type(&sample.sensor_type).cloned().unwrap_or_else(|| untyped(&sample.sensor_type));
-                open.insert(key.clone(), SensorFile::create(path, &sensor_type)?);
+            Ok(None)
+        })
+    };
+    let mut chunks = store.stream_samples(query);
+    let mut rows = 0u64;
+    let read = async {
+        while let Some(chunk) = chunks.try_next().await? {
+            rows += chunk.len() as u64;
+            if sender.send(Handover::Rows(chunk)).await.is_err() {
+                break; // the writer failed; its error is reported below
             }
-            if let Some(file) = open.get_mut(&key) {
-                file.append(sample)?;
-            }
+            progress(written_rows.load(Ordering::Relaxed), rows_total);
         }
-        rows += chunk.len() as u64;
-        progress(rows, rows_total);
-    }
-    for (_, file) in open.drain() {
-        written.push(file.finish()?);
-    }
+        let _ = sender.send(Handover::End).await;
+        Ok::<(), ExportError>(())
+    };
+    let read_result = read.await;
+    drop(sender);
+    let written = writer.await.map_err(|e| ExportError::Io(dir.display().to_string(), std::io::Error::other(e)))??;
+    read_result?;
+    let written = written.ok_or_else(|| ExportError::Io(dir.display().to_string(), std::io::Error::other("the writer stopped early")))?;
+    progress(rows, rows_total);
     for file in written {
         files.push(ExportFile { path: relative(&dir, &file.path), rows: file.rows, bytes: file.bytes, sha256: file.sha256 });
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
-    write_json(&dir, "manifest.json", &Manifest { experiment_id, export_id, filter, rows, files: &files })?;
+    write_json(&dir, "manifest.json", &Manifest { experiment_id: &experiment.id, export_id, filter, rows, files: &files })?;
     sync_dir(&dir)?;
     std::fs::rename(&dir, &final_dir).map_err(|e| ExportError::Io(final_dir.display().to_string(), e))?;
     Ok(Exported { dir: final_dir, files, rows, covers_received_until })
-}
-
-/// A sensor type no longer in the sensors file: its samples keep the fixed columns.
-fn untyped(name: &str) -> srs_common::sensors::SensorType {
-    srs_common::sensors::SensorType {
-        name: name.to_owned(),
-        description: None,
-        fields: Vec::new(),
-        commands: Vec::new(),
-        on_recording_start: None,
-        on_recording_stop: None,
-    }
-}
-
-/// Directory name per participant id: the code made safe, unique within the export.
-fn participant_folders(experiment: &Experiment) -> HashMap<String, String> {
-    let mut taken: BTreeMap<String, usize> = BTreeMap::new();
-    let mut folders = HashMap::new();
-    for participant in &experiment.participants {
-        let mut name = directory_name(&participant.code);
-        let count = taken.entry(name.clone()).or_default();
-        *count += 1;
-        if *count > 1 {
-            name = format!("{name}-{}", *count);
-        }
-        folders.insert(participant.id.clone(), name);
-    }
-    folders
-}
-
-fn relative(dir: &Path, path: &Path) -> String {
-    path.strip_prefix(dir).unwrap_or(path).components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect::<Vec<_>>().join("/")
 }
 
 #[derive(Serialize)]

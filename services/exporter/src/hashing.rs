@@ -36,3 +36,11 @@ impl Write for HashingWriter {
         self.file.flush()
     }
 }
+
+/// The size and lower-case hex SHA-256 of a file, read in 1 MiB pieces.
+pub fn sha256_of_file(path: &std::path::Path) -> std::io::Result<(u64, String)> {
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let bytes = std::io::copy(&mut file, &mut hasher)?;
+    Ok((bytes, hex::encode(hasher.finalize())))
+}

@@ -1,10 +1,10 @@
 //! The export's JSON files: the experiment as it is at export time (with its owner, operators,
-//! tasks, participants, sensor config and the sensor types it uses), its logbook and its
-//! participants' progress.
+//! tasks, participants, sensor config and the sensor types it uses), its recordings (what
+//! `srs import` needs to attribute samples again), its logbook and its participants' progress.
 
 use crate::export::{write_json, ExportError};
 use serde::Serialize;
-use srs_common::model::{Experiment, ExportFile, ExportFilter, LogEntry, Participant, Progress, Role, SensorConfig, Task};
+use srs_common::model::{Experiment, ExportFile, ExportFilter, LogEntry, Participant, Progress, Recording, Role, SensorConfig, Task};
 use srs_common::store::DynStore;
 use std::path::Path;
 
@@ -26,6 +26,7 @@ struct ExperimentFile<'a> {
     operators: Vec<Person>,
     tasks: &'a [Task],
     participants: &'a [Participant],
+    sensor_config_id: &'a str,
     sensor_config: Option<SensorConfig>,
     sensor_types: Vec<srs_common::sensors::SensorType>,
     filter: &'a ExportFilter,
@@ -42,7 +43,7 @@ async fn person(store: &DynStore, id: &str) -> Result<Person, ExportError> {
     })
 }
 
-/// Writes experiment.json, logbook.json and progress.json into `dir`.
+/// Writes experiment.json, logbook.json, progress.json and recordings.json into `dir`.
 pub async fn write_all(
     store: &DynStore,
     sensors: &srs_common::sensors::SensorCatalog,
@@ -66,6 +67,7 @@ pub async fn write_all(
         operators,
         tasks: &experiment.tasks,
         participants: &experiment.participants,
+        sensor_config_id: &experiment.sensor_config_id,
         sensor_types,
         sensor_config: config.clone(),
         filter,
@@ -79,6 +81,9 @@ pub async fn write_all(
     log_file.rows = logbook.len() as u64;
     let mut progress_file = write_json(dir, "progress.json", &progress)?;
     progress_file.rows = progress.len() as u64;
-    files.extend([log_file, progress_file]);
+    let recordings: Vec<Recording> = store.list_recordings(&experiment.id).await?;
+    let mut recordings_file = write_json(dir, "recordings.json", &recordings)?;
+    recordings_file.rows = recordings.len() as u64;
+    files.extend([log_file, progress_file, recordings_file]);
     Ok(files)
 }

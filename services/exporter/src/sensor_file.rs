@@ -174,12 +174,25 @@ impl SensorFile {
         self.buffered += 1;
         self.rows += 1;
         if self.buffered >= ROW_GROUP_ROWS {
-            self.flush()?;
+            // A full row group: the writer closes it as soon as it has this many rows.
+            self.write_buffered()?;
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), FileError> {
+    /// Rows appended but not yet handed to the Parquet writer.
+    pub fn buffered(&self) -> usize {
+        self.buffered
+    }
+
+    /// Writes what is buffered as a row group of its own, now (to bound memory).
+    pub fn write_row_group(&mut self) -> Result<(), FileError> {
+        self.write_buffered()?;
+        self.writer.flush()?;
+        Ok(())
+    }
+
+    fn write_buffered(&mut self) -> Result<(), FileError> {
         if self.buffered == 0 {
             return Ok(());
         }
@@ -207,7 +220,7 @@ impl SensorFile {
 
     /// Writes what is buffered, closes the file, syncs it and gives it its final name.
     pub fn finish(mut self) -> Result<Written, FileError> {
-        self.flush()?;
+        self.write_buffered()?;
         let writer = self.writer.into_inner()?;
         let (file, bytes, sha256) = writer.finish().map_err(io(&self.temp))?;
         file.sync_all().map_err(io(&self.temp))?;

@@ -49,6 +49,12 @@ enum Command {
         #[arg(long, value_name = "DIR")]
         out: PathBuf,
     },
+    /// Load an export directory (DIR/{experiment}/{export}) back into the configured store;
+    /// importing the same export again stores nothing new.
+    Import {
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
     /// Write a backup of all metadata (users, configs, experiments, recordings, logbook,
     /// progress, export records) to FILE.
     Backup {
@@ -116,6 +122,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let args = crate::export::ExportArgs { experiment, participants, from, to, sensor_types };
             crate::export::export(&settings, args, &out).await
         }
+        Command::Import { dir } => crate::export::import(&settings, &dir).await,
         Command::Backup { out } => crate::backup::backup(&settings, &out).await,
         Command::Restore { file, force } => crate::backup::restore(&settings, &file, force).await,
         Command::Keys { command: KeysCommand::Generate { out } } => {

@@ -3,7 +3,7 @@
 //! one made through the API, so it counts for the guarded delete.
 
 use anyhow::Context;
-use srs_common::model::{new_id, ExportFilter, ExportRecord, ExportStatus};
+use srs_common::model::{ExportFilter, ExportRecord};
 use srs_common::Settings;
 use std::io::Write;
 use std::path::Path;
@@ -29,19 +29,9 @@ pub async fn export(settings: &Settings, args: ExportArgs, out: &Path) -> anyhow
         participant_ids.push(participant.id.clone());
     }
     let filter = ExportFilter { participant_ids, from: args.from, to: args.to, sensor_types: args.sensor_types };
-    let mut record = ExportRecord {
-        id: new_id(),
-        experiment_id: experiment.id.clone(),
-        filter: filter.clone(),
-        status: ExportStatus::Running,
-        rows_written: 0,
-        rows_total: 0,
-        error: None,
-        files: Vec::new(),
-        created_at: srs_common::time::now(),
-        finished_at: None,
-        covers_received_until: None,
-    };
+    // Recorded once done (as done), so no exporter ever takes it for an unfinished job.
+    let mut record = ExportRecord::queued(&experiment.id, filter.clone());
+    record.attempts = 1;
     let mut last_percent = None;
     let exported = srs_exporter::export_experiment(&store, &sensors, out, &experiment.id, &record.id, &filter, |rows, total| {
         let percent = (rows * 100).checked_div(total).unwrap_or(100);
@@ -53,13 +43,23 @@ pub async fn export(settings: &Settings, args: ExportArgs, out: &Path) -> anyhow
     })
     .await?;
     eprintln!();
-    record.status = ExportStatus::Done;
-    record.rows_written = exported.rows;
-    record.rows_total = exported.rows;
-    record.files = exported.files.clone();
-    record.finished_at = Some(srs_common::time::now());
-    record.covers_received_until = exported.covers_received_until;
+    exported.mark_done(&mut record);
     store.insert_export(&record).await.context("the export is written but could not be recorded in the store")?;
     println!("exported {} rows in {} files to {}", exported.rows, exported.files.len(), exported.dir.display());
+    Ok(())
+}
+
+/// `srs import DIR`: loads an export directory back into the configured store.
+pub async fn import(settings: &Settings, dir: &Path) -> anyhow::Result<()> {
+    let store = srs_common::store::open(settings).await.context("cannot open the store")?;
+    let imported = srs_exporter::import_export(&store, dir).await.with_context(|| format!("cannot import {}", dir.display()))?;
+    println!(
+        "imported {} samples from {}: {} stored, {} already in the store; {} metadata records written",
+        imported.samples,
+        dir.display(),
+        imported.stored,
+        imported.samples - imported.stored,
+        imported.records
+    );
     Ok(())
 }

@@ -9,6 +9,7 @@ pub async fn serve(settings: Settings) -> anyhow::Result<()> {
         vec![
             (srs_ingest::start(context, background), srs_ingest::openapi()),
             (srs_experiments::mount_with(&context.settings), srs_experiments::openapi()),
+            (srs_exporter::start(context, background), srs_exporter::openapi()),
         ]
     })
     .await

@@ -60,6 +60,10 @@ impl Bus for MemoryBus {
         "memory"
     }
 
+    fn durable_jobs(&self) -> bool {
+        false
+    }
+
     fn is_ready(&self) -> bool {
         !self.shared.closed.is_cancelled()
     }

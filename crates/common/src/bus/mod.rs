@@ -37,6 +37,9 @@ pub trait Bus: Send + Sync + 'static {
     fn backend(&self) -> &'static str;
     /// Whether the bus is connected; `/readyz` reports it.
     fn is_ready(&self) -> bool;
+    /// Whether enqueued jobs outlive the process (a broker keeps them). The in-process bus loses
+    /// its queue with the process, so job owners re-enqueue unfinished work at start-up.
+    fn durable_jobs(&self) -> bool;
     /// Publishes events (routing key: the event type) and returns once all are confirmed.
     async fn publish(&self, events: &[Event]) -> Result<(), BusError>;
     /// A subscription of this replica to the event types matching any of `patterns`

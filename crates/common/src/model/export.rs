@@ -27,6 +27,13 @@ pub struct ExportFile {
     pub sha256: String,
 }
 
+impl ExportStatus {
+    /// Done or failed: nothing will change it again.
+    pub fn is_finished(self) -> bool {
+        matches!(self, ExportStatus::Done | ExportStatus::Failed)
+    }
+}
+
 /// An export job and, once done, the files it wrote.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExportRecord {
@@ -38,8 +45,31 @@ pub struct ExportRecord {
     pub rows_total: u64,
     pub error: Option<String>,
     pub files: Vec<ExportFile>,
+    /// How many times a worker has started this job (a crash mid-job counts too).
+    #[serde(default)]
+    pub attempts: u32,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
     /// The newest `received_at` (ns) the export covered; guards deleting unexported samples.
     pub covers_received_until: Option<i64>,
+}
+
+impl ExportRecord {
+    /// A new job for `experiment_id`, queued now.
+    pub fn queued(experiment_id: &str, filter: ExportFilter) -> Self {
+        Self {
+            id: super::new_id(),
+            experiment_id: experiment_id.to_owned(),
+            filter,
+            status: ExportStatus::Queued,
+            rows_written: 0,
+            rows_total: 0,
+            error: None,
+            files: Vec::new(),
+            attempts: 0,
+            created_at: crate::time::now(),
+            finished_at: None,
+            covers_received_until: None,
+        }
+    }
 }

@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 /// The loaded sensors file with fast lookup of a sensor and its type by sensor id.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct SensorCatalog {
     file: SensorsFile,
     by_id: HashMap<String, (usize, usize)>,

@@ -151,6 +151,10 @@ impl Bus for AmqpBus {
         "amqp"
     }
 
+    fn durable_jobs(&self) -> bool {
+        true
+    }
+
     fn is_ready(&self) -> bool {
         self.supervisor.is_connected()
     }

@@ -1,11 +1,12 @@
-//! Object-level access. An experiment and everything under it is visible to admins, its owner
-//! and its assigned operators; to anyone else it does not exist (404, so ids do not leak).
-//! Changing its definition (tasks, operators, activation) is for its owner and admins (403 to
-//! an assigned operator, who can see it).
+//! Object-level access, shared by every service that serves an experiment's data. An
+//! experiment and everything under it is visible to admins, its owner and its assigned
+//! operators; to anyone else it does not exist (404, so ids do not leak). Changing its
+//! definition (tasks, operators, activation) is for its owner and admins (403 to an assigned
+//! operator, who can see it).
 
-use srs_common::auth::Caller;
-use srs_common::model::Experiment;
-use srs_common::{ApiError, AppContext};
+use crate::auth::Caller;
+use crate::model::Experiment;
+use crate::{ApiError, AppContext};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Need {
