@@ -1,6 +1,8 @@
 //! What the SRS test suites share for running a service binary the way an admin does: start it
 //! on a free port, learn its address from its first line, stop it with SIGTERM; connect to the
-//! test RabbitMQ; check an export with pyarrow.
+//! test RabbitMQ; check an export with pyarrow; a lab with recorded samples (`lab`).
+
+pub mod lab;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -84,4 +86,14 @@ pub async fn amqp_bus() -> std::sync::Arc<srs_common::bus::amqp::AmqpBus> {
         .await
         .unwrap_or_else(|e| panic!("RabbitMQ must answer at {url} (scripts/test.sh starts it): {e}"));
     std::sync::Arc::new(bus)
+}
+
+/// A queue name no other test uses.
+pub fn unique_queue(name: &str) -> String {
+    format!("test.{name}.{}", srs_common::model::new_id())
+}
+
+/// Deletes test work queues (and their dead-letter queues) from the test broker.
+pub async fn delete_queues(queues: &[&str]) {
+    srs_common::bus::amqp::delete_work_queues(&amqp_url(), queues).await;
 }

@@ -57,7 +57,7 @@ async fn filters_select_exactly_the_right_rows() {
         ),
     ];
     for (filter, keep) in cases {
-        let exported = lab.export(out.path(), filter.clone()).await.expect("export");
+        let exported = support::export(&lab, out.path(), filter.clone()).await.expect("export");
         let expected = lab.store_counts(keep).await;
         assert!(!expected.is_empty());
         assert_eq!(check_with_pyarrow(&exported.dir), expected, "{filter:?}");
@@ -70,15 +70,19 @@ async fn bad_requests_are_refused_and_an_empty_experiment_exports_metadata() {
     let out = tempfile::tempdir().expect("out");
     let unknown = export_experiment(&lab.store, &lab.sensors, out.path(), "nope", "x", &ExportFilter::default(), |_, _| {}).await;
     assert!(matches!(unknown, Err(ExportError::UnknownExperiment(_))));
-    let bad_date = lab.export(out.path(), ExportFilter { from: Some("2026-13-01".into()), ..Default::default() }).await;
+    let bad_date = support::export(&lab, out.path(), ExportFilter { from: Some("2026-13-01".into()), ..Default::default() }).await;
     assert!(matches!(bad_date, Err(ExportError::BadFilter(ref m)) if m.starts_with("from")), "{bad_date:?}");
-    let reversed =
-        lab.export(out.path(), ExportFilter { from: Some("2026-11-22".into()), to: Some("2026-11-20".into()), ..Default::default() }).await;
+    let reversed = support::export(
+        &lab,
+        out.path(),
+        ExportFilter { from: Some("2026-11-22".into()), to: Some("2026-11-20".into()), ..Default::default() },
+    )
+    .await;
     assert!(matches!(reversed, Err(ExportError::BadFilter(_))));
-    let stranger = lab.export(out.path(), ExportFilter { participant_ids: vec!["ghost".into()], ..Default::default() }).await;
+    let stranger = support::export(&lab, out.path(), ExportFilter { participant_ids: vec!["ghost".into()], ..Default::default() }).await;
     assert!(matches!(stranger, Err(ExportError::BadFilter(ref m)) if m.starts_with("participant_ids")));
 
-    let empty = lab.export(out.path(), ExportFilter::default()).await.expect("empty export");
+    let empty = support::export(&lab, out.path(), ExportFilter::default()).await.expect("empty export");
     assert_eq!(empty.rows, 0);
     let names: Vec<&str> = empty.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(names, ["experiment.json", "logbook.json", "progress.json", "recordings.json"]);

@@ -33,24 +33,9 @@ pub fn unique_queue(name: &str) -> String {
     format!("test.{name}.{}", srs_common::model::new_id())
 }
 
-/// Deletes test queues (and their dead-letter queues) so runs do not pile them up. Best effort
-/// and bounded: clean-up must never hang a test.
+/// Deletes test queues (and their dead-letter queues) so runs do not pile them up.
 pub async fn delete_queues(queues: &[&str]) {
-    if queues.is_empty() {
-        return;
-    }
-    let cleanup = async {
-        let connection = lapin::Connection::connect(&amqp_url(), lapin::ConnectionProperties::default()).await.ok()?;
-        if let Ok(channel) = connection.create_channel().await {
-            for queue in queues {
-                for name in [queue.to_string(), srs_common::bus::amqp::dead_letter_queue(queue)] {
-                    let _ = channel.queue_delete(name.as_str().into(), lapin::options::QueueDeleteOptions::default()).await;
-                }
-            }
-        }
-        connection.close(200, "done".into()).await.ok()
-    };
-    let _ = tokio::time::timeout(Duration::from_secs(10), cleanup).await;
+    srs_common::bus::amqp::delete_work_queues(&amqp_url(), queues).await;
 }
 
 /// Ids of the events a handler has seen, and how many calls it got.

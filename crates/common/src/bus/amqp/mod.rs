@@ -227,3 +227,24 @@ impl Bus for AmqpBus {
         self.supervisor.stop().await;
     }
 }
+
+/// Deletes work queues and their dead-letter queues on the broker at `url` (test and tooling
+/// clean-up: quorum queues outlive every process). Best effort, and bounded to 10 s so a
+/// clean-up never hangs its caller.
+pub async fn delete_work_queues(url: &str, queues: &[&str]) {
+    if queues.is_empty() {
+        return;
+    }
+    let cleanup = async {
+        let connection = lapin::Connection::connect(url, lapin::ConnectionProperties::default()).await.ok()?;
+        if let Ok(channel) = connection.create_channel().await {
+            for queue in queues {
+                for name in [queue.to_string(), dead_letter_queue(queue)] {
+                    let _ = channel.queue_delete(name.as_str().into(), lapin::options::QueueDeleteOptions::default()).await;
+                }
+            }
+        }
+        connection.close(200, "done".into()).await.ok()
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(10), cleanup).await;
+}

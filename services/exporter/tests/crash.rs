@@ -1,0 +1,100 @@
+//! `srs-exporter` as the distributed deployment runs it, on the real RabbitMQ: killed with
+//! SIGKILL in the middle of a job, its job is redelivered by the broker when it comes back, and
+//! the export ends complete and correct, with no partial file left anywhere.
+
+mod support;
+
+use srs_common::bus::Bus;
+use srs_common::events::{self, ExportRequested};
+use srs_common::model::{ExportFilter, ExportRecord, ExportStatus};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
+use support::{check_with_pyarrow, lab};
+
+fn exporter(data_dir: &Path, queue: &str) -> (std::process::Child, String) {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_srs-exporter"));
+    command
+        .current_dir(data_dir)
+        .env_remove("SRS_ENV")
+        .env_remove("SRS_CONFIG_DIR")
+        .env("RUST_LOG", "warn")
+        .env("SRS__SERVER__LISTEN", "127.0.0.1:0")
+        .env("SRS__DATA__DIR", data_dir)
+        .env("SRS__BUS__BACKEND", "amqp")
+        .env("SRS__BUS__AMQP_URL", srs_testkit::amqp_url())
+        .env("SRS__BUS__HEARTBEAT_SECS", "2")
+        // The queue's arguments must match the test bus's (delivery limit 3).
+        .env("SRS__BUS__JOB_DELIVERY_LIMIT", "3")
+        .env("SRS__EXPORTER__QUEUE", queue);
+    srs_testkit::spawn_listening(command, "srs-exporter")
+}
+
+/// Every file and directory under `dir` whose name ends in `.partial`.
+fn partial_files(dir: &Path) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let path = entry.path();
+        if path.to_string_lossy().ends_with(".partial") {
+            found.push(path.display().to_string());
+        }
+        if path.is_dir() {
+            found.extend(partial_files(&path));
+        }
+    }
+    found
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_killed_mid_export_is_redelivered_and_completes() {
+    let lab = lab().await;
+    lab.record(0, 200_000).await;
+    lab.record(1, 2_000).await;
+    let bus = srs_testkit::amqp_bus().await;
+    let queue = srs_testkit::unique_queue("exports");
+    let record = ExportRecord::queued(&lab.experiment.id, ExportFilter::default());
+    lab.store.insert_export(&record).await.expect("record");
+    let mut progress = bus.subscribe(&["export.progress"]).await.expect("subscribe");
+    bus.enqueue(&queue, &[events::event(events::EXPORT_REQUESTED, &ExportRequested { export_id: record.id.clone() })])
+        .await
+        .expect("enqueue");
+
+    let data_dir = lab.dir.path();
+    let (mut first, _) = exporter(data_dir, &queue);
+    // Mid-job: it has reported rows written, over the broker.
+    let reported = tokio::time::timeout(Duration::from_secs(60), async {
+        loop {
+            let event = progress.recv().await.expect("subscription open");
+            if event.payload["export_id"] == record.id.as_str() && event.payload["rows_written"].as_u64() > Some(0) {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("an export.progress event with rows written within 60 s");
+    assert_eq!(reported.payload["rows_total"], 808_000);
+    first.kill().expect("SIGKILL");
+    first.wait().expect("reaped");
+    let killed = lab.store.get_export(&record.id).await.expect("get").expect("record");
+    assert_eq!((killed.status, killed.attempts), (ExportStatus::Running, 1), "killed mid-job");
+    let exports = data_dir.join("exports");
+    assert!(!partial_files(&exports).is_empty(), "the killed job left its partial export");
+
+    let (second, _) = exporter(data_dir, &queue);
+    let mut done = killed;
+    for _ in 0..1_200 {
+        done = lab.store.get_export(&record.id).await.expect("get").expect("record");
+        if done.status.is_finished() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!((done.status, done.attempts), (ExportStatus::Done, 2), "redelivered once and completed: {:?}", done.error);
+    assert_eq!(done.rows_written, 808_000);
+    assert_eq!(partial_files(&exports), Vec::<String>::new(), "no stray partial files");
+    let dir = srs_exporter::export_dir(&exports, &lab.experiment.id, &record.id);
+    assert_eq!(check_with_pyarrow(&dir), lab.store_counts(|_| true).await);
+    assert!(srs_testkit::terminate(second).success());
+    bus.close().await;
+    srs_testkit::delete_queues(&[&queue]).await;
+}
