@@ -96,6 +96,14 @@ pub fn schema(sensor_type: &SensorType) -> SchemaRef {
     Arc::new(Schema::new(fields))
 }
 
+/// How every export file is written: zstd (default level), row groups of [`ROW_GROUP_ROWS`].
+pub fn writer_properties() -> WriterProperties {
+    WriterProperties::builder()
+        .set_compression(Compression::ZSTD(ZstdLevel::default()))
+        .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
+        .build()
+}
+
 fn io(path: &Path) -> impl Fn(std::io::Error) -> FileError + '_ {
     move |error| FileError::Io(path.display().to_string(), error)
 }
@@ -109,11 +117,7 @@ impl SensorFile {
         let temp = path.with_extension("parquet.partial");
         let file = std::fs::File::create(&temp).map_err(io(&temp))?;
         let schema = schema(sensor_type);
-        let properties = WriterProperties::builder()
-            .set_compression(Compression::ZSTD(ZstdLevel::default()))
-            .set_max_row_group_row_count(Some(ROW_GROUP_ROWS))
-            .build();
-        let writer = ArrowWriter::try_new(HashingWriter::new(file), schema.clone(), Some(properties))?;
+        let writer = ArrowWriter::try_new(HashingWriter::new(file), schema.clone(), Some(writer_properties()))?;
         let columns = sensor_type
             .fields
             .iter()
