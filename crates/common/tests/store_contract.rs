@@ -59,6 +59,7 @@ contract!(
     export_records,
     samples_are_deduplicated,
     samples_stream_in_time_order_with_filters,
+    samples_sharing_a_timestamp_stream_once_across_chunks,
     sample_stats_and_deletion,
 );
 
@@ -460,6 +461,32 @@ async fn samples_stream_in_time_order_with_filters(store: DynStore) {
     let second_day = only(SampleQuery { from_ns: Some(day2), ..query.clone() }).await;
     assert_eq!(second_day.len(), total - 1);
     assert!(only(SampleQuery { experiment_id: "nope".into(), ..query }).await.is_empty());
+}
+
+/// The stream's cursor is (ts, position): rows sharing one `ts` across a chunk boundary come
+/// back exactly once each.
+async fn samples_sharing_a_timestamp_stream_once_across_chunks(store: DynStore) {
+    let experiment = experiment("t");
+    store.insert_experiment(&experiment).await.expect("insert");
+    let stamp = start(&store, &experiment, 0).await;
+    let ts = to_ns(&at("2026-11-22T10:00:00Z"));
+    let total = SAMPLE_CHUNK + 500;
+    let ids: Vec<String> = (0..total).map(|i| format!("burst-{i}")).collect();
+    let mut batch: Vec<NewSample> = ids.iter().map(|id| sample(&stamp, "ecg-1", "ecg", ts, Some(id))).collect();
+    batch.push(sample(&stamp, "ecg-1", "ecg", ts - 1, None));
+    batch.push(sample(&stamp, "ecg-1", "ecg", ts + 1, None));
+    store.insert_samples(batch).await.expect("insert");
+
+    let query = SampleQuery { experiment_id: experiment.id.clone(), ..Default::default() };
+    let rows: Vec<StoredSample> =
+        store.stream_samples(query).try_collect::<Vec<_>>().await.expect("stream").into_iter().flatten().collect();
+    assert_eq!(rows.len(), total + 2);
+    assert_eq!((rows[0].ts, rows[total + 1].ts), (ts - 1, ts + 1));
+    let mut seen: Vec<&str> = rows[1..=total].iter().map(|s| s.sample_id.as_deref().expect("burst sample")).collect();
+    seen.sort_unstable();
+    let mut expected: Vec<&str> = ids.iter().map(String::as_str).collect();
+    expected.sort_unstable();
+    assert_eq!(seen, expected, "every sample of the burst once");
 }
 
 async fn sample_stats_and_deletion(store: DynStore) {

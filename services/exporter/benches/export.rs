@@ -16,6 +16,10 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+/// The allocator `srs` and `srs-exporter` run with, so the peak RSS is theirs.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const PARTICIPANTS: usize = 6;
 const DAYS: i64 = 3;
 const DAY_NS: i64 = 86_400_000_000_000;
@@ -97,7 +101,7 @@ async fn record(store: &DynStore, experiment: &Experiment, total: usize) {
     }
 }
 
-/// Peak resident memory since the last reset, in MiB (Linux).
+/// Peak resident memory of this process, in MiB (Linux).
 fn peak_rss_mib() -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let kib: f64 = status
@@ -106,11 +110,6 @@ fn peak_rss_mib() -> f64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0.0);
     kib / 1024.0
-}
-
-/// Starts peak-RSS measurement afresh (so recording the samples does not count).
-fn reset_peak_rss() {
-    let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
 fn parquet_files(dir: &Path) -> Vec<PathBuf> {
@@ -148,12 +147,38 @@ fn our_writer_alone(dir: &Path, scratch: &Path) -> (u64, f64) {
     (rows, seconds)
 }
 
+/// The export as `srs export` or a fresh `srs-exporter` runs it: a process of its own that
+/// opens the store and exports, so its peak RSS is the export's and not the recording's.
+/// Set up by `main` (SRS_BENCH_EXPORT = "{store file}\n{export root}\n{experiment id}").
+async fn export_in_this_process(setup: &str) {
+    let mut lines = setup.lines();
+    let (Some(db), Some(out), Some(experiment_id)) = (lines.next(), lines.next(), lines.next()) else { panic!("bad SRS_BENCH_EXPORT") };
+    let store: DynStore = Arc::new(SqliteStore::open(Path::new(db)).await.expect("store"));
+    let sensors = SensorCatalog::load(Path::new("")).expect("sensors");
+    let started = Instant::now();
+    let exported =
+        srs_exporter::export_experiment(&store, &sensors, Path::new(out), experiment_id, "bench", &ExportFilter::default(), |_, _| {})
+            .await
+            .expect("export");
+    let report = serde_json::json!({
+        "seconds": started.elapsed().as_secs_f64(),
+        "rows": exported.rows,
+        "parquet_files": exported.files.iter().filter(|f| f.path.ends_with(".parquet")).count(),
+        "bytes": exported.files.iter().map(|f| f.bytes).sum::<u64>(),
+        "dir": exported.dir,
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    println!("{report}");
+}
+
 #[tokio::main]
 async fn main() {
+    if let Ok(setup) = std::env::var("SRS_BENCH_EXPORT") {
+        return export_in_this_process(&setup).await;
+    }
     let total: usize = std::env::var("SRS_BENCH_SAMPLES").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
     let dir = tempfile::tempdir().expect("tempdir");
     let store: DynStore = Arc::new(SqliteStore::open(&dir.path().join("srs.db")).await.expect("store"));
-    let sensors = SensorCatalog::load(Path::new("")).expect("sensors");
     let now = srs_common::time::now();
     let config = SensorConfig { id: new_id(), name: "bench".into(), sensors: Vec::new(), created_at: now, updated_at: now };
     store.insert_sensor_config(&config).await.expect("config");
@@ -175,38 +200,38 @@ async fn main() {
     println!("recording {total} samples ({PARTICIPANTS} participants, {DAYS} days, {} sensors) ...", SENSORS.len());
     record(&store, &experiment, total).await;
 
-    let out = dir.path().join("exports");
-    reset_peak_rss();
-    let started = Instant::now();
-    let exported = srs_exporter::export_experiment(&store, &sensors, &out, &experiment.id, "bench", &ExportFilter::default(), |_, _| {})
-        .await
-        .expect("export");
-    let export_secs = started.elapsed().as_secs_f64();
-    let peak = peak_rss_mib();
-    let bytes: u64 = exported.files.iter().map(|f| f.bytes).sum();
-    let parquet_files = exported.files.iter().filter(|f| f.path.ends_with(".parquet")).count();
-    let export_rate = exported.rows as f64 / export_secs;
+    drop(store);
+
+    let setup = format!("{}\n{}\n{}", dir.path().join("srs.db").display(), dir.path().join("exports").display(), experiment.id);
+    let child =
+        std::process::Command::new(std::env::current_exe().expect("own path")).env("SRS_BENCH_EXPORT", setup).output().expect("export");
+    assert!(child.status.success(), "export failed: {}", String::from_utf8_lossy(&child.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&child.stdout).expect("export report");
+    let (rows, export_secs) = (report["rows"].as_u64().unwrap_or(0), report["seconds"].as_f64().unwrap_or(f64::NAN));
+    let (bytes, parquet_files, peak) =
+        (report["bytes"].as_u64().unwrap_or(0), &report["parquet_files"], report["peak_rss_mib"].as_f64().unwrap_or(f64::NAN));
+    let export_dir = PathBuf::from(report["dir"].as_str().expect("export dir"));
+    let export_rate = rows as f64 / export_secs;
 
     let scratch = dir.path().join("scratch");
     std::fs::create_dir_all(&scratch).expect("scratch");
-    let (writer_rows, writer_secs) = our_writer_alone(&exported.dir, &scratch);
+    let (writer_rows, writer_secs) = our_writer_alone(&export_dir, &scratch);
     let writer_rate = writer_rows as f64 / writer_secs;
     let script = srs_testkit::workspace().join("scripts/bench/pyarrow_write.py");
-    let output = std::process::Command::new(srs_testkit::python()).arg(script).arg(&exported.dir).arg(&scratch).output().expect("python");
+    let output = std::process::Command::new(srs_testkit::python()).arg(script).arg(&export_dir).arg(&scratch).output().expect("python");
     assert!(output.status.success(), "pyarrow baseline failed: {}", String::from_utf8_lossy(&output.stderr));
     let baseline: serde_json::Value = serde_json::from_slice(&output.stdout).expect("pyarrow report");
     let pyarrow_rows = baseline["rows"].as_u64().unwrap_or(0);
     let pyarrow_rate = pyarrow_rows as f64 / baseline["seconds"].as_f64().unwrap_or(f64::NAN);
-    assert_eq!((writer_rows, pyarrow_rows), (exported.rows, exported.rows), "every measurement saw every row");
+    assert_eq!((writer_rows, pyarrow_rows), (rows, rows), "every measurement saw every row");
 
     println!(
-        "export (SQLite store -> {parquet_files} Parquet files + JSON): {} rows in {export_secs:.1} s = {export_rate:.0} rows/s",
-        exported.rows
+        "export (SQLite store -> {parquet_files} Parquet files + JSON, a process of its own): {rows} rows in {export_secs:.1} s = {export_rate:.0} rows/s"
     );
     println!(
-        "  output {:.1} MiB ({:.1} bytes/row); peak RSS during the export {peak:.0} MiB",
+        "  output {:.1} MiB ({:.1} bytes/row); the exporting process's peak RSS {peak:.0} MiB",
         bytes as f64 / 1048576.0,
-        bytes as f64 / exported.rows as f64
+        bytes as f64 / rows as f64
     );
     println!("our Parquet writer alone (same rows, in memory): {writer_rate:.0} rows/s");
     println!(

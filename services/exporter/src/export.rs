@@ -199,8 +199,15 @@ async fn write_export(
     }
     files.sort_by(|a, b| a.path.cmp(&b.path));
     write_json(&dir, "manifest.json", &Manifest { experiment_id: &experiment.id, export_id, filter, rows, files: &files })?;
-    sync_dir(&dir)?;
+    // Every directory's entries reach the disk (deepest first, the export directory last)
+    // before the rename makes the export look finished, and the rename itself before the job
+    // is acknowledged.
+    let folders: std::collections::BTreeSet<&Path> = files.iter().flat_map(|f| Path::new(&f.path).ancestors().skip(1)).collect();
+    for folder in folders.iter().rev() {
+        sync_dir(&dir.join(folder))?;
+    }
     std::fs::rename(&dir, &final_dir).map_err(|e| ExportError::Io(final_dir.display().to_string(), e))?;
+    sync_dir(final_dir.parent().unwrap_or(root))?;
     Ok(Exported { dir: final_dir, files, rows, covers_received_until })
 }
 

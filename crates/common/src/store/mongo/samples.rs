@@ -116,10 +116,14 @@ pub(super) fn stream(samples_collection: Collection<Document>, query: SampleQuer
     keyset_stream(move |after: Option<(i64, ObjectId)>| {
         let collection = samples_collection.clone();
         let mut filter = filter(&query);
+        if let Some((ts, id)) = after {
+            // The cursor's `ts` is the lower bound of the index scan (so each chunk starts where
+            // the last ended); `_id` then skips the rows of that `ts` already returned.
+            let from = query.from_ns.unwrap_or(i64::MIN).max(ts);
+            filter.insert("ts", doc! {"$gte": from, "$lt": query.to_ns.unwrap_or(i64::MAX)});
+            filter.insert("$or", vec![doc! {"ts": {"$gt": ts}}, doc! {"_id": {"$gt": id}}]);
+        }
         async move {
-            if let Some((ts, id)) = after {
-                filter.insert("$or", vec![doc! {"ts": {"$gt": ts}}, doc! {"ts": ts, "_id": {"$gt": id}}]);
-            }
             let cursor = collection.find(filter).sort(doc! {"ts": 1, "_id": 1}).limit(SAMPLE_CHUNK as i64).await.map_err(map_error)?;
             let documents: Vec<Document> = cursor.try_collect().await.map_err(map_error)?;
             let last = documents.last().and_then(|d| Some((d.get_i64("ts").ok()?, d.get_object_id("_id").ok()?)));

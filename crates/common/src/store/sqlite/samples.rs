@@ -172,16 +172,26 @@ where
     keyset_stream(move |after: Option<Cursor>| fetch(ChunkQuery { query: query.clone(), after: after.unwrap_or((i64::MIN, i64::MIN)) }))
 }
 
+/// One chunk in time order: parameters ?1..?5 of [`filter_params`] (?2 raised to the cursor's
+/// `ts`), ?6 and ?7 the cursor, ?8 the chunk size.
+fn chunk_sql() -> String {
+    format!(
+        "SELECT s.rowid, s.ts, s.received_at, s.sample_id, s.vals, k.sensor_id, k.sensor_type, r.id, r.participant_id, r.task_id
+         FROM {JOINS} WHERE {FILTER} AND (s.ts > ?6 OR s.rowid > ?7) ORDER BY s.ts, s.rowid LIMIT ?8"
+    )
+}
+
 pub(super) fn read_chunk(conn: &Connection, chunk: &ChunkQuery) -> StoreResult<Chunk> {
     let (experiment, from, to, types, participants) = filter_params(&chunk.query);
-    let sql = format!(
-        "SELECT s.rowid, s.ts, s.received_at, s.sample_id, s.vals, k.sensor_id, k.sensor_type, r.id, r.participant_id, r.task_id
-         FROM {JOINS} WHERE {FILTER} AND (s.ts, s.rowid) > (?6, ?7) ORDER BY s.ts, s.rowid LIMIT ?8"
-    );
-    let mut stmt = conn.prepare_cached(&sql).map_err(map_error)?;
+    // The chunk starts at the cursor's `ts` as the lower bound of the index search. (SQLite
+    // does not seek an index with a row value such as `(ts, rowid) > (?, ?)`: every chunk would
+    // scan the experiment from its start, quadratic in its size.) The rowid then skips the rows
+    // of that same `ts` already returned.
+    let (after_ts, after_rowid) = chunk.after;
+    let mut stmt = conn.prepare_cached(&chunk_sql()).map_err(map_error)?;
     let mut last = None;
     let rows = stmt
-        .query_map(params![experiment, from, to, types, participants, chunk.after.0, chunk.after.1, SAMPLE_CHUNK as i64], |r| {
+        .query_map(params![experiment, from.max(after_ts), to, types, participants, after_ts, after_rowid, SAMPLE_CHUNK as i64], |r| {
             let rowid: i64 = r.get(0)?;
             let ts: i64 = r.get(1)?;
             Ok((
@@ -216,4 +226,49 @@ pub(super) fn delete(tx: &Transaction<'_>, experiment_id: &str) -> StoreResult<u
     let deleted = tx.execute("DELETE FROM samples WHERE experiment = ?1", [key]).map_err(map_error)?;
     tx.execute("UPDATE recordings SET sample_count = 0, last_received_at = NULL WHERE experiment_key = ?1", [key]).map_err(map_error)?;
     Ok(deleted as u64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rusqlite::StatementStatus;
+
+    /// SQLite virtual-machine steps one chunk read costs, starting after `after`.
+    fn steps_of_chunk(conn: &Connection, query: &Arc<SampleQuery>, after: Cursor) -> (i32, Chunk) {
+        let sql = chunk_sql();
+        let before = conn.prepare_cached(&sql).expect("prepare").get_status(StatementStatus::VmStep);
+        let chunk = read_chunk(conn, &ChunkQuery { query: query.clone(), after }).expect("chunk");
+        let after = conn.prepare_cached(&sql).expect("prepare").get_status(StatementStatus::VmStep);
+        (after - before, chunk)
+    }
+
+    /// Keyset pagination must seek, not scan: the last chunk of an experiment costs what the
+    /// first does (a scan from the start made exports quadratic in their size).
+    #[test]
+    fn a_chunk_read_costs_the_same_wherever_it_starts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut conn = super::super::open_connection(&dir.path().join("srs.db"), Default::default()).expect("open");
+        super::super::schema::migrate(&mut conn).expect("migrate");
+        conn.execute_batch(
+            "INSERT INTO experiments (key, id, version, doc) VALUES (1, 'e', 0, '{}');
+             INSERT INTO recordings (key, id, experiment_key, participant_id, running, doc) VALUES (1, 'r', 1, 'p', 0, '{}');
+             INSERT INTO sensor_keys (key, sensor_id, sensor_type) VALUES (1, 'ecg-1', 'ecg');",
+        )
+        .expect("metadata");
+        let rows = SAMPLE_CHUNK as i64 * 12;
+        conn.execute(
+            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?1)
+             INSERT INTO samples (experiment, recording, sensor, ts, received_at, vals) SELECT 1, 1, 1, i, i, '{}' FROM n",
+            [rows],
+        )
+        .expect("samples");
+        let query = Arc::new(SampleQuery { experiment_id: "e".into(), ..Default::default() });
+
+        let (first_steps, (first, _)) = steps_of_chunk(&conn, &query, (i64::MIN, i64::MIN));
+        assert_eq!((first.len(), first[0].ts), (SAMPLE_CHUNK, 0));
+        let near_end = (rows - SAMPLE_CHUNK as i64 - 1, rows - SAMPLE_CHUNK as i64);
+        let (last_steps, (last, _)) = steps_of_chunk(&conn, &query, near_end);
+        assert_eq!((last.len(), last[0].ts), (SAMPLE_CHUNK, rows - SAMPLE_CHUNK as i64));
+        assert!(last_steps < first_steps * 2, "the last chunk took {last_steps} steps, the first {first_steps}");
+    }
 }
