@@ -585,4 +585,14 @@ mod tests {
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("pragma");
         assert_eq!(mode, "wal");
     }
+
+    #[tokio::test]
+    async fn pooled_readers_keep_a_small_page_cache() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let store = SqliteStore::open(&dir.path().join("srs.db")).await.expect("open");
+        let cache = |c: &Connection| c.query_row("PRAGMA cache_size", [], |r| r.get::<_, i64>(0)).map_err(map_error);
+        assert_eq!(store.inner.with_reader(cache).expect("reader"), -READER_CACHE_KIB);
+        let writer = open_connection(store.path(), SqliteSynchronous::Normal).expect("open");
+        assert_eq!(cache(&writer).expect("writer"), -65536, "the writer's connection keeps the big cache");
+    }
 }
