@@ -13,9 +13,9 @@ use std::path::PathBuf;
 
 /// Rows all open files may buffer together before the fullest is written out early. Several
 /// participants recorded on one day keep several files open; this caps what they hold
-/// (roughly 100-200 bytes a row) whatever the number of files. Measured on 2M samples: an
-/// export process peaked at 138 / 152 / 171 MiB with 65,536 / 131,072 / 262,144, the smaller
-/// caps writing smaller row groups (+6% / +2.6% output).
+/// (roughly 100-200 bytes a row) whatever the number of files. Measured on 2M samples (before
+/// timestamps were delta-encoded): an export process peaked at 138 / 152 / 171 MiB with
+/// 65,536 / 131,072 / 262,144, the smaller caps writing smaller row groups (+6% / +2.6% output).
 pub const MAX_BUFFERED_ROWS: usize = 131_072;
 
 /// (participant id, day number, sensor type)

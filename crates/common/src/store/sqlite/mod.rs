@@ -21,10 +21,11 @@ use std::sync::{Arc, Mutex};
 
 /// How many idle reader connections are kept open.
 const MAX_IDLE_READERS: usize = 8;
+/// Page cache of the writer, KiB: its inserts walk the dedup and time index B-trees.
+const WRITER_CACHE_KIB: i64 = 65_536;
 /// Page cache of a pooled reader, KiB. Readers look up metadata and now and then scan an
 /// experiment's samples (an export, sample stats): a scan gains little from a big cache but
-/// would fill it and keep that memory, per reader, for good. The writer keeps the 64 MiB of
-/// `CONNECTION_PRAGMAS` for its index B-trees.
+/// would fill it and keep that memory, per reader, for good.
 const READER_CACHE_KIB: i64 = 8192;
 
 #[derive(Clone)]
@@ -39,9 +40,10 @@ struct Inner {
     readers: Mutex<Vec<Connection>>,
 }
 
-fn open_connection(path: &Path, synchronous: SqliteSynchronous) -> rusqlite::Result<Connection> {
+fn open_connection(path: &Path, synchronous: SqliteSynchronous, cache_kib: i64) -> rusqlite::Result<Connection> {
     let conn = Connection::open(path)?;
     conn.execute_batch(schema::CONNECTION_PRAGMAS)?;
+    conn.pragma_update(None, "cache_size", -cache_kib)?;
     if synchronous == SqliteSynchronous::Full {
         conn.pragma_update(None, "synchronous", "FULL")?;
     }
@@ -62,8 +64,8 @@ impl SqliteStore {
             if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent).map_err(|e| StoreError::Unavailable(format!("create {}: {e}", parent.display())))?;
             }
-            let mut conn =
-                open_connection(&path, synchronous).map_err(|e| StoreError::Unavailable(format!("open {}: {e}", path.display())))?;
+            let mut conn = open_connection(&path, synchronous, WRITER_CACHE_KIB)
+                .map_err(|e| StoreError::Unavailable(format!("open {}: {e}", path.display())))?;
             schema::migrate(&mut conn).map_err(map_error)?;
             let writer = Mutex::new(SampleWriter::new(conn));
             Ok(Self { inner: Arc::new(Inner { path, synchronous, writer, readers: Mutex::new(Vec::new()) }) })
@@ -113,9 +115,7 @@ impl Inner {
         let idle = self.readers.lock().map_err(|_| StoreError::Internal("reader pool poisoned".into()))?.pop();
         let conn = match idle {
             Some(conn) => conn,
-            None => open_connection(&self.path, self.synchronous)
-                .and_then(|conn| conn.pragma_update(None, "cache_size", -READER_CACHE_KIB).map(|()| conn))
-                .map_err(map_error)?,
+            None => open_connection(&self.path, self.synchronous, READER_CACHE_KIB).map_err(map_error)?,
         };
         let result = f(&conn);
         if let Ok(mut readers) = self.readers.lock() {
@@ -576,12 +576,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("sync.db");
         let level = |synchronous| -> i64 {
-            let conn = open_connection(&path, synchronous).expect("open");
+            let conn = open_connection(&path, synchronous, READER_CACHE_KIB).expect("open");
             conn.query_row("PRAGMA synchronous", [], |r| r.get(0)).expect("pragma")
         };
         assert_eq!(level(SqliteSynchronous::Normal), 1);
         assert_eq!(level(SqliteSynchronous::Full), 2);
-        let conn = open_connection(&path, SqliteSynchronous::Normal).expect("open");
+        let conn = open_connection(&path, SqliteSynchronous::Normal, READER_CACHE_KIB).expect("open");
         let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).expect("pragma");
         assert_eq!(mode, "wal");
     }
@@ -592,7 +592,7 @@ mod tests {
         let store = SqliteStore::open(&dir.path().join("srs.db")).await.expect("open");
         let cache = |c: &Connection| c.query_row("PRAGMA cache_size", [], |r| r.get::<_, i64>(0)).map_err(map_error);
         assert_eq!(store.inner.with_reader(cache).expect("reader"), -READER_CACHE_KIB);
-        let writer = open_connection(store.path(), SqliteSynchronous::Normal).expect("open");
-        assert_eq!(cache(&writer).expect("writer"), -65536, "the writer's connection keeps the big cache");
+        let writer = store.inner.writer.lock().expect("writer");
+        assert_eq!(cache(&writer.conn).expect("writer"), -WRITER_CACHE_KIB, "the writer keeps the big cache");
     }
 }

@@ -247,7 +247,8 @@ mod tests {
     #[test]
     fn a_chunk_read_costs_the_same_wherever_it_starts() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let mut conn = super::super::open_connection(&dir.path().join("srs.db"), Default::default()).expect("open");
+        let mut conn =
+            super::super::open_connection(&dir.path().join("srs.db"), Default::default(), super::super::READER_CACHE_KIB).expect("open");
         super::super::schema::migrate(&mut conn).expect("migrate");
         conn.execute_batch(
             "INSERT INTO experiments (key, id, version, doc) VALUES (1, 'e', 0, '{}');

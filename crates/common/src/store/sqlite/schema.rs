@@ -108,13 +108,13 @@ CREATE INDEX refresh_tokens_by_user ON refresh_tokens (user_id);
 
 /// Pragmas for every connection. WAL lets readers run beside the one writer (and other
 /// processes on the same host); `synchronous = NORMAL` in WAL survives process crashes
-/// (`store.sqlite_synchronous = "full"` raises it per connection).
+/// (`store.sqlite_synchronous = "full"` raises it per connection). The page cache is sized per
+/// connection (`open_connection`).
 pub(super) const CONNECTION_PRAGMAS: &str = "
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = NORMAL;
 PRAGMA busy_timeout = 10000;
 PRAGMA temp_store = MEMORY;
-PRAGMA cache_size = -65536;
 ";
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
