@@ -51,7 +51,15 @@ fn realistic_samples(count: usize, stamp: &Arc<RecordingStamp>) -> Vec<NewSample
             };
             let (sensor_id, sensor_type) = ids[index].clone();
             let sample_id = (index == 0).then(|| format!("ecg-1:{n}"));
-            samples.push(NewSample { sensor_id, sensor_type, ts, received_at: ts + 40_000_000, sample_id, values, stamp: stamp.clone() });
+            samples.push(NewSample {
+                sensor_id,
+                sensor_type,
+                ts,
+                received_at: ts + 40_000_000,
+                sample_id,
+                values,
+                stamp: Some(stamp.clone()),
+            });
         }
         tick += 1;
     }
@@ -72,6 +80,7 @@ async fn prepared_store(path: &std::path::Path) -> (SqliteStore, Arc<RecordingSt
         participants: vec![participant.clone()],
         created_at: srs_common::time::now(),
         version: 0,
+        samples_deleted_at: None,
     };
     store.insert_experiment(&experiment).await.expect("experiment");
     let recording = Recording {

@@ -145,8 +145,19 @@ impl From<crate::store::StoreError> for ApiError {
             StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
             StoreError::Duplicate(what) => ApiError::conflict("duplicate", format!("{what} already exists")),
             StoreError::Conflict(what) => ApiError::conflict("conflict", what),
-            StoreError::Unavailable(what) => ApiError::unavailable("store_unavailable", format!("store unavailable: {what}"), 1),
-            StoreError::Internal(what) => ApiError::internal(format!("store error: {what}")),
+            // The store's own words stay in the log: they name files, hosts and queries.
+            StoreError::Unavailable(what) => {
+                tracing::warn!(error = %what, "store unavailable");
+                ApiError::unavailable("store_unavailable", "the store is unavailable; retry shortly", 1)
+            }
+            StoreError::Full(what) => {
+                tracing::error!(error = %what, "store full");
+                ApiError::unavailable("store_full", "the disk of the store is full; retry once space is freed", 5)
+            }
+            StoreError::Internal(what) => {
+                tracing::error!(error = %what, "store error");
+                ApiError::internal("an internal error occurred; it has been logged")
+            }
         }
     }
 }

@@ -133,6 +133,8 @@ pub struct ExporterSettings {
     pub dir: PathBuf,
     pub workers: usize,
     pub queue: String,
+    pub lease_secs: u64,
+    pub reconcile_secs: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -204,6 +206,12 @@ impl Settings {
         }
         if self.exporter.workers == 0 {
             return fail("exporter.workers", "must be at least 1");
+        }
+        if self.exporter.lease_secs < 3 {
+            return fail("exporter.lease_secs", "must be at least 3 (the lease is renewed every second)");
+        }
+        if self.exporter.reconcile_secs == 0 {
+            return fail("exporter.reconcile_secs", "must be at least 1");
         }
         if self.exporter.queue.is_empty() {
             return fail("exporter.queue", "must not be empty");

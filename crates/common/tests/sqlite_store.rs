@@ -24,6 +24,7 @@ async fn reopening_keeps_data_and_several_writers_share_the_file() {
         participants: vec![Participant { id: new_id(), code: "P1".into(), attributes: Default::default() }],
         created_at: now(),
         version: 0,
+        samples_deleted_at: None,
     };
     first.insert_experiment(&experiment).await.expect("insert");
     let recording = Recording {
@@ -34,6 +35,7 @@ async fn reopening_keeps_data_and_several_writers_share_the_file() {
         started_at: now(),
         stopped_at: None,
     };
+    first.set_active_experiment(Some(&experiment.id)).await.expect("activate");
     first.start_recording(&recording).await.expect("start");
     let stamp = Arc::new(recording.stamp());
 
@@ -51,7 +53,7 @@ async fn reopening_keeps_data_and_several_writers_share_the_file() {
                         received_at: 1,
                         sample_id: None,
                         values: "{}".into(),
-                        stamp: stamp.clone(),
+                        stamp: Some(stamp.clone()),
                     })
                     .collect();
                 store.insert_samples(samples).await.expect("concurrent insert");

@@ -52,7 +52,8 @@ impl Lab {
     /// An experiment owned by `owner_id` in `store` (whose files live in `dir`).
     pub async fn on(store: DynStore, dir: tempfile::TempDir, owner_id: &str) -> Lab {
         let sensors = SensorCatalog::load(Path::new("")).expect("sensors");
-        let config = SensorConfig { id: new_id(), name: "all".into(), sensors: Vec::new(), created_at: now(), updated_at: now() };
+        let config =
+            SensorConfig { id: new_id(), name: "all".into(), sensors: Vec::new(), created_at: now(), updated_at: now(), version: 0 };
         store.insert_sensor_config(&config).await.expect("config");
         let experiment = Experiment {
             id: new_id(),
@@ -66,6 +67,7 @@ impl Lab {
             participants: vec![participant("P01"), participant("P/02")],
             created_at: now(),
             version: 0,
+            samples_deleted_at: None,
         };
         store.insert_experiment(&experiment).await.expect("experiment");
         Lab { store, sensors, experiment, dir }
@@ -83,6 +85,7 @@ impl Lab {
             started_at: now(),
             stopped_at: None,
         };
+        self.store.set_active_experiment(Some(&experiment.id)).await.expect("activate");
         self.store.start_recording(&recording).await.expect("start");
         let stamp = Arc::new(recording.stamp());
         let sensors = [("door-1", "door"), ("ecg-1", "ecg"), ("co2-1", "co2"), ("cam-1", "camera")];
@@ -103,7 +106,7 @@ impl Lab {
                     received_at: srs_common::time::now_ns(),
                     sample_id: (i % 3 == 0).then(|| format!("{sensor}:{participant}:{i}")),
                     values,
-                    stamp: stamp.clone(),
+                    stamp: Some(stamp.clone()),
                 });
             }
         }

@@ -92,6 +92,7 @@ async fn main() {
         participants: Vec::new(),
         created_at: srs_common::time::now(),
         version: 0,
+        samples_deleted_at: None,
     };
     store.insert_experiment(&experiment).await.expect("experiment");
     println!("experiments service benchmark: {cores} cores, {secs} s per phase");

@@ -7,6 +7,7 @@
 
 // Object-level access lives in common: the exporter checks experiments the same way.
 use srs_common::access;
+mod coverage;
 mod events;
 mod login;
 mod routes;

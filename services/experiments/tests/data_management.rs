@@ -9,88 +9,121 @@ use srs_common::time::{now, now_ns};
 use std::sync::Arc;
 use support::{Backend, TestApp};
 
-on_every_store!(delete_is_guarded_by_the_last_export, device_tokens_are_stored_hashed_and_revocable);
+on_every_store!(delete_is_guarded_by_what_exports_cover, device_tokens_are_stored_hashed_and_revocable);
 
-async fn record_samples(app: &TestApp, token: &str, experiment: &support::Experiment, count: i64) {
-    let recording = app
-        .created(token, "/api/v1/recordings", json!({"experiment_id": experiment.id, "participant_id": experiment.participant_id}))
-        .await;
+const DAY_NS: i64 = 86_400_000_000_000;
+
+/// Records `count` samples per sensor type (ecg, door) for `participant_id` on two UTC days.
+async fn record_samples(app: &TestApp, token: &str, experiment_id: &str, participant_id: &str, count: i64) {
+    let recording =
+        app.created(token, "/api/v1/recordings", json!({"experiment_id": experiment_id, "participant_id": participant_id})).await;
     let stamp = Arc::new(RecordingStamp {
         recording_id: recording["id"].as_str().expect("id").to_owned(),
-        experiment_id: experiment.id.clone(),
-        participant_id: experiment.participant_id.clone(),
+        experiment_id: experiment_id.to_owned(),
+        participant_id: participant_id.to_owned(),
         task_id: None,
     });
-    let start = now_ns();
-    let samples = (0..count)
-        .map(|i| NewSample {
-            sensor_id: Arc::from("ecg-1"),
-            sensor_type: Arc::from("ecg"),
-            ts: start + i * 4_000_000,
-            received_at: now_ns(),
-            sample_id: None,
-            values: r#"{"lead_i":0.5}"#.into(),
-            stamp: stamp.clone(),
-        })
-        .collect();
+    let yesterday = (now_ns() / DAY_NS - 1) * DAY_NS + 3_600_000_000_000;
+    let mut samples = Vec::new();
+    for (sensor, sensor_type, values) in [("ecg-1", "ecg", r#"{"lead_i":0.5}"#), ("door-1", "door", r#"{"open":true}"#)] {
+        for i in 0..count {
+            // Half yesterday, half a day later; distinct times per call (the clock moves on).
+            let ts = yesterday + (i % 2) * DAY_NS + (now_ns() % 1_000_000_000) * 1_000 + i;
+            samples.push(NewSample {
+                sensor_id: Arc::from(sensor),
+                sensor_type: Arc::from(sensor_type),
+                ts,
+                received_at: now_ns(),
+                sample_id: None,
+                values: values.into(),
+                stamp: Some(stamp.clone()),
+            });
+        }
+    }
     app.context.store.insert_samples(samples).await.expect("insert");
     let (status, stopped) = app.post(token, &format!("/api/v1/recordings/{}/stop", stamp.recording_id), json!({})).await;
-    assert_eq!((status, stopped["sample_count"].as_i64()), (StatusCode::OK, Some(count)));
+    assert_eq!((status, stopped["sample_count"].as_i64()), (StatusCode::OK, Some(2 * count)));
 }
 
-async fn delete_is_guarded_by_the_last_export(backend: Backend) {
-    let app = TestApp::start(backend).await;
+/// A completed export of what `keep` selects, covering what the store holds of it now (as the
+/// exporter records it: its own tests check that its coverage equals the store's counts).
+async fn export(app: &TestApp, experiment_id: &str, keep: impl Fn(&SampleStat) -> bool) -> ExportRecord {
+    let stats = app.context.store.sample_stats(experiment_id).await.expect("stats");
+    let covered: Vec<SampleStat> = stats.into_iter().filter(|s| keep(s)).collect();
+    let rows = covered.iter().map(|s| s.count).sum();
+    let record = ExportRecord {
+        status: ExportStatus::Done,
+        rows_written: rows,
+        rows_total: rows,
+        finished_at: Some(now()),
+        covered,
+        ..ExportRecord::queued(experiment_id, ExportFilter::default())
+    };
+    app.context.store.insert_export(&record).await.expect("export");
+    record
+}
+
+async fn delete_is_guarded_by_what_exports_cover(backend: Backend) {
+    let owned = TestApp::start(backend).await;
+    let app = &owned;
     let admin = app.user("admin", Role::Admin).await;
     let experiment = app.experiment(&admin, "guarded").await;
     let (a, id) = (admin.token.as_str(), experiment.id.as_str());
-    // Nothing recorded: nothing to lose.
-    assert_eq!(app.delete(a, &format!("/api/v1/experiments/{id}/samples")).await, (StatusCode::OK, json!({"deleted": 0})));
-    app.post(a, &format!("/api/v1/experiments/{id}/activate"), json!({})).await;
-    record_samples(&app, a, &experiment, 250).await;
-    let (_, stats) = app.get(a, &format!("/api/v1/experiments/{id}/samples/stats")).await;
-    assert_eq!(stats["total"], 250);
-    assert_eq!((stats["stats"][0]["participant_code"].as_str(), stats["stats"][0]["sensor_type"].as_str()), (Some("P01"), Some("ecg")));
-
-    // Never exported: refused.
-    let (status, problem) = app.delete(a, &format!("/api/v1/experiments/{id}/samples")).await;
-    assert_eq!((status, problem["code"].as_str()), (StatusCode::CONFLICT, Some("unexported_samples")));
-    // Exported up to now: allowed ... but more was recorded since.
-    let latest = app.context.store.latest_received_at(id).await.expect("latest").expect("some");
-    let export = ExportRecord {
-        id: new_id(),
-        experiment_id: id.to_owned(),
-        filter: ExportFilter::default(),
-        status: ExportStatus::Done,
-        rows_written: 250,
-        rows_total: 250,
-        error: None,
-        files: vec![],
-        attempts: 0,
-        created_at: now(),
-        finished_at: Some(now()),
-        covers_received_until: Some(latest),
+    let p2 = app.created(a, &format!("/api/v1/experiments/{id}/participants"), json!({"code": "P02"})).await;
+    let (p1, p2) = (experiment.participant_id.clone(), p2["id"].as_str().expect("id").to_owned());
+    let delete = |force: bool| {
+        let path = format!("/api/v1/experiments/{id}/samples{}", if force { "?force=true" } else { "" });
+        async move { app.delete(a, &path).await }
     };
-    app.context.store.insert_export(&export).await.expect("export");
-    record_samples(&app, a, &experiment, 10).await;
-    assert_eq!(app.delete(a, &format!("/api/v1/experiments/{id}/samples")).await.0, StatusCode::CONFLICT);
-    // A failed export covers nothing.
-    let failed = ExportRecord { id: new_id(), status: ExportStatus::Failed, covers_received_until: Some(i64::MAX), ..export.clone() };
-    app.context.store.insert_export(&failed).await.expect("failed export");
-    assert_eq!(app.delete(a, &format!("/api/v1/experiments/{id}/samples")).await.0, StatusCode::CONFLICT);
-    // A newer completed export covers everything.
-    let latest = app.context.store.latest_received_at(id).await.expect("latest");
-    let newer = ExportRecord { id: new_id(), covers_received_until: latest, ..export.clone() };
-    app.context.store.insert_export(&newer).await.expect("newer export");
-    assert_eq!(app.delete(a, &format!("/api/v1/experiments/{id}/samples")).await, (StatusCode::OK, json!({"deleted": 260})));
+    // Nothing recorded: nothing to lose.
+    assert_eq!(delete(false).await, (StatusCode::OK, json!({"deleted": 0})));
+    app.post(a, &format!("/api/v1/experiments/{id}/activate"), json!({})).await;
+    record_samples(app, a, id, &p1, 10).await;
+    record_samples(app, a, id, &p2, 10).await;
+    let (_, stats) = app.get(a, &format!("/api/v1/experiments/{id}/samples/stats")).await;
+    assert_eq!(stats["total"], 40);
 
+    // Never exported: refused, naming every participant.
+    let (status, problem) = delete(false).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::CONFLICT, Some("unexported_samples")));
+    let detail = problem["detail"].as_str().unwrap_or_default();
+    assert!(detail.contains("P01: 20 samples not in any completed export") && detail.contains("P02: 20 samples"), "{detail}");
+    // An export of P01 only covers P01: P02's samples stay (the bug this guards against).
+    export(app, id, |s| s.participant_id == p1).await;
+    let (status, problem) = delete(false).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(problem["detail"].as_str().map(|d| d.starts_with("P02: 20 samples not in any completed export;")), Some(true), "{problem}");
+    assert_eq!(problem["errors"].as_array().map(Vec::len), Some(4), "one entry per day and sensor type of P02: {problem}");
+    // One sensor type of P02 ...
+    export(app, id, |s| s.participant_id == p2 && s.sensor_type == "ecg").await;
+    assert!(delete(false).await.1["detail"].as_str().is_some_and(|d| d.starts_with("P02: 10 samples")));
+    // ... and one day of its door samples: the other day is still missing.
+    let first_day = app.context.store.sample_stats(id).await.expect("stats")[0].date.clone();
+    export(app, id, |s| s.participant_id == p2 && s.sensor_type == "door" && s.date == first_day).await;
+    assert!(delete(false).await.1["detail"].as_str().is_some_and(|d| d.starts_with("P02: 5 samples")));
+    // A failed export covers nothing.
+    let failed = ExportRecord { status: ExportStatus::Failed, ..export(app, id, |_| true).await };
+    app.context.store.update_export(&failed).await.expect("fail it");
+    assert_eq!(delete(false).await.0, StatusCode::CONFLICT);
+    // An export of everything done before more was recorded does not cover the new samples.
+    let older = export(app, id, |s| s.participant_id == p2 && s.sensor_type == "door").await;
+    record_samples(app, a, id, &p2, 2).await;
+    assert!(delete(false).await.1["detail"].as_str().is_some_and(|d| d.starts_with("P02: 4 samples")), "{older:?}");
+    // The partial exports together with a fresh one of P02 cover everything: allowed.
+    export(app, id, |s| s.participant_id == p2).await;
+    assert_eq!(delete(false).await, (StatusCode::OK, json!({"deleted": 44})));
+
+    // Exports made before a delete cover nothing recorded after it, even with equal counts.
+    record_samples(app, a, id, &p1, 10).await;
+    let (status, problem) = delete(false).await;
+    assert_eq!((status, problem["detail"].as_str().map(|d| d.starts_with("P01: 20 samples"))), (StatusCode::CONFLICT, Some(true)));
     // force=true deletes without an export; not while the experiment records.
-    record_samples(&app, a, &experiment, 5).await;
-    let running = app.created(a, "/api/v1/recordings", json!({"experiment_id": id, "participant_id": experiment.participant_id})).await;
-    let (status, problem) = app.delete(a, &format!("/api/v1/experiments/{id}/samples?force=true")).await;
+    let running = app.created(a, "/api/v1/recordings", json!({"experiment_id": id, "participant_id": p1})).await;
+    let (status, problem) = delete(true).await;
     assert_eq!((status, problem["code"].as_str()), (StatusCode::CONFLICT, Some("recording_running")));
     app.post(a, &format!("/api/v1/recordings/{}/stop", running["id"].as_str().expect("id")), json!({})).await;
-    assert_eq!(app.delete(a, &format!("/api/v1/experiments/{id}/samples?force=true")).await, (StatusCode::OK, json!({"deleted": 5})));
-    app.stop().await;
+    assert_eq!(delete(true).await, (StatusCode::OK, json!({"deleted": 20})));
+    owned.stop().await;
 }
 
 async fn device_tokens_are_stored_hashed_and_revocable(backend: Backend) {

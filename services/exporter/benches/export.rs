@@ -91,7 +91,15 @@ async fn record(store: &DynStore, experiment: &Experiment, total: usize) {
             let ts = started + second * 1_000_000_000 + (i % rate) * (1_000_000_000 / rate);
             let sample_id = (index == 0).then(|| format!("ecg-1:{session}:{i}"));
             let values = values(&sensor_type, i);
-            batch.push(NewSample { sensor_id, sensor_type, ts, received_at: ts + 40_000_000, sample_id, values, stamp: stamp.clone() });
+            batch.push(NewSample {
+                sensor_id,
+                sensor_type,
+                ts,
+                received_at: ts + 40_000_000,
+                sample_id,
+                values,
+                stamp: Some(stamp.clone()),
+            });
             if batch.len() == INSERT_BATCH {
                 store.insert_samples(std::mem::take(&mut batch)).await.expect("insert");
             }
@@ -156,10 +164,17 @@ async fn export_in_this_process(setup: &str) {
     let store: DynStore = Arc::new(SqliteStore::open(Path::new(db)).await.expect("store"));
     let sensors = SensorCatalog::load(Path::new("")).expect("sensors");
     let started = Instant::now();
-    let exported =
-        srs_exporter::export_experiment(&store, &sensors, Path::new(out), experiment_id, "bench", &ExportFilter::default(), |_, _| {})
-            .await
-            .expect("export");
+    let exported = srs_exporter::export_experiment(
+        &store,
+        &sensors,
+        Path::new(out),
+        experiment_id,
+        ("bench", "bench"),
+        &ExportFilter::default(),
+        |_, _| {},
+    )
+    .await
+    .expect("export");
     let report = serde_json::json!({
         "seconds": started.elapsed().as_secs_f64(),
         "rows": exported.rows,
@@ -180,7 +195,7 @@ async fn main() {
     let dir = tempfile::tempdir().expect("tempdir");
     let store: DynStore = Arc::new(SqliteStore::open(&dir.path().join("srs.db")).await.expect("store"));
     let now = srs_common::time::now();
-    let config = SensorConfig { id: new_id(), name: "bench".into(), sensors: Vec::new(), created_at: now, updated_at: now };
+    let config = SensorConfig { id: new_id(), name: "bench".into(), sensors: Vec::new(), created_at: now, updated_at: now, version: 0 };
     store.insert_sensor_config(&config).await.expect("config");
     let participants =
         (1..=PARTICIPANTS).map(|n| Participant { id: new_id(), code: format!("P{n:02}"), attributes: Default::default() }).collect();
@@ -195,6 +210,7 @@ async fn main() {
         participants,
         created_at: now,
         version: 0,
+        samples_deleted_at: None,
     };
     store.insert_experiment(&experiment).await.expect("experiment");
     println!("recording {total} samples ({PARTICIPANTS} participants, {DAYS} days, {} sensors) ...", SENSORS.len());

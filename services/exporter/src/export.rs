@@ -5,15 +5,16 @@
 //! leaves a directory that looks finished; running the same export again starts it over.
 
 use crate::hashing::HashingWriter;
-use crate::paths::{export_dir, partial_dir, participant_folders, relative};
-use crate::router::SampleRouter;
+use crate::paths::{export_dir, is_partial_of, partial_dir, participant_folders, relative};
+use crate::router::{FileKey, SampleRouter};
 use crate::sensor_file::{FileError, Written};
 use chrono::NaiveDate;
 use futures_util::TryStreamExt;
 use serde::Serialize;
-use srs_common::model::{Experiment, ExportFile, ExportFilter, ExportRecord, ExportStatus, SampleQuery, StoredSample};
+use srs_common::model::{Experiment, ExportFile, ExportFilter, ExportRecord, ExportStatus, SampleQuery, SampleStat, StoredSample};
 use srs_common::sensors::SensorCatalog;
 use srs_common::store::{DynStore, StoreError};
+use srs_common::time::day_to_date;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -33,6 +34,9 @@ pub enum ExportError {
     File(#[from] FileError),
     #[error("{0}: {1}")]
     Io(String, std::io::Error),
+    /// No worker will finish the job (they died, or the broker gave up on it).
+    #[error("{0}")]
+    Abandoned(String),
 }
 
 /// What was exported.
@@ -42,8 +46,8 @@ pub struct Exported {
     pub dir: PathBuf,
     pub files: Vec<ExportFile>,
     pub rows: u64,
-    /// The newest receive time the export covers (for the guarded delete).
-    pub covers_received_until: Option<i64>,
+    /// Samples written per participant, UTC date and sensor type (for the guarded delete).
+    pub covered: Vec<SampleStat>,
 }
 
 impl Exported {
@@ -55,7 +59,7 @@ impl Exported {
         record.files = self.files.clone();
         record.error = None;
         record.finished_at = Some(srs_common::time::now());
-        record.covers_received_until = self.covers_received_until;
+        record.covered = self.covered.clone();
     }
 }
 
@@ -86,7 +90,8 @@ pub fn sample_query(experiment_id: &str, filter: &ExportFilter) -> Result<Sample
     })
 }
 
-/// Runs the export. `progress(rows_written, rows_total)` is called after every chunk. On
+/// Runs the export (`attempt` names this run's partial directory: one per attempt, see
+/// [`partial_dir`]). `progress(rows_written, rows_total)` is called after every chunk. On
 /// failure (or if the future is dropped) nothing that looks finished is left: the partial
 /// directory is removed, or removed by the next run of the same export.
 pub async fn export_experiment(
@@ -94,14 +99,14 @@ pub async fn export_experiment(
     sensors: &SensorCatalog,
     root: &Path,
     experiment_id: &str,
-    export_id: &str,
+    (export_id, attempt): (&str, &str),
     filter: &ExportFilter,
     progress: impl FnMut(u64, u64),
 ) -> Result<Exported, ExportError> {
     let experiment = store.get_experiment(experiment_id).await?.ok_or_else(|| ExportError::UnknownExperiment(experiment_id.to_owned()))?;
     check_filter(&experiment, sensors, filter)?;
-    let dir = partial_dir(root, experiment_id, export_id);
-    let result = write_export(store, sensors, root, &experiment, export_id, filter, progress).await;
+    let dir = partial_dir(root, experiment_id, export_id, attempt);
+    let result = write_export(store, sensors, root, &experiment, (export_id, attempt), filter, progress).await;
     if result.is_err() && dir.exists() {
         if let Err(error) = std::fs::remove_dir_all(&dir) {
             tracing::warn!(dir = %dir.display(), %error, "cannot remove the partial export");
@@ -138,20 +143,15 @@ async fn write_export(
     sensors: &SensorCatalog,
     root: &Path,
     experiment: &Experiment,
-    export_id: &str,
+    (export_id, attempt): (&str, &str),
     filter: &ExportFilter,
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Exported, ExportError> {
     let query = sample_query(&experiment.id, filter)?;
-    let covers_received_until = store.latest_received_at(&experiment.id).await?;
     let rows_total = store.count_samples(&query).await?;
     let final_dir = export_dir(root, &experiment.id, export_id);
-    let dir = partial_dir(root, &experiment.id, export_id);
-    for stale in [&dir, &final_dir] {
-        if stale.exists() {
-            std::fs::remove_dir_all(stale).map_err(|e| ExportError::Io(stale.display().to_string(), e))?;
-        }
-    }
+    let dir = partial_dir(root, &experiment.id, export_id, attempt);
+    remove_stale(&root.join(&experiment.id), export_id, &final_dir)?;
     std::fs::create_dir_all(&dir).map_err(|e| ExportError::Io(dir.display().to_string(), e))?;
     let mut files = crate::metadata::write_all(store, sensors, experiment, filter, &dir).await?;
 
@@ -161,7 +161,7 @@ async fn write_export(
     let written_rows = Arc::new(AtomicU64::new(0));
     let writer = {
         let (dir, sensors, folders, written_rows) = (dir.clone(), sensors.clone(), participant_folders(experiment), written_rows.clone());
-        tokio::task::spawn_blocking(move || -> Result<Option<Vec<Written>>, FileError> {
+        tokio::task::spawn_blocking(move || -> Result<Option<Vec<(FileKey, Written)>>, FileError> {
             let mut router = SampleRouter::new(dir, &sensors, &folders);
             while let Some(handover) = receiver.blocking_recv() {
                 match handover {
@@ -194,9 +194,12 @@ async fn write_export(
     read_result?;
     let written = written.ok_or_else(|| ExportError::Io(dir.display().to_string(), std::io::Error::other("the writer stopped early")))?;
     progress(rows, rows_total);
-    for file in written {
+    let mut covered = Vec::with_capacity(written.len());
+    for ((participant_id, day, sensor_type), file) in written {
+        covered.push(SampleStat { participant_id, date: day_to_date(day), sensor_type, count: file.rows });
         files.push(ExportFile { path: relative(&dir, &file.path), rows: file.rows, bytes: file.bytes, sha256: file.sha256 });
     }
+    covered.sort();
     files.sort_by(|a, b| a.path.cmp(&b.path));
     write_json(&dir, "manifest.json", &Manifest { experiment_id: &experiment.id, export_id, filter, rows, files: &files })?;
     // Every directory's entries reach the disk (deepest first, the export directory last)
@@ -208,7 +211,20 @@ async fn write_export(
     }
     std::fs::rename(&dir, &final_dir).map_err(|e| ExportError::Io(final_dir.display().to_string(), e))?;
     sync_dir(final_dir.parent().unwrap_or(root))?;
-    Ok(Exported { dir: final_dir, files, rows, covers_received_until })
+    Ok(Exported { dir: final_dir, files, rows, covered })
+}
+
+/// Removes what earlier attempts of the export left: their partial directories, and a
+/// finished directory whose job was never recorded as done.
+fn remove_stale(experiment_dir: &Path, export_id: &str, final_dir: &Path) -> Result<(), ExportError> {
+    let mut stale = vec![final_dir.to_path_buf()];
+    if let Ok(entries) = std::fs::read_dir(experiment_dir) {
+        stale.extend(entries.flatten().filter(|e| e.file_name().to_str().is_some_and(|n| is_partial_of(n, export_id))).map(|e| e.path()));
+    }
+    for dir in stale.iter().filter(|d| d.exists()) {
+        std::fs::remove_dir_all(dir).map_err(|e| ExportError::Io(dir.display().to_string(), e))?;
+    }
+    Ok(())
 }
 
 #[derive(Serialize)]

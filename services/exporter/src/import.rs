@@ -96,6 +96,7 @@ pub async fn import_export(store: &DynStore, dir: &Path) -> Result<Imported, Imp
         participants: file.participants,
         created_at: file.created_at,
         version: 0,
+        samples_deleted_at: None,
     };
     let recordings: Vec<Recording> = read_json(dir, "recordings.json")?;
     let mut imported =
@@ -231,7 +232,7 @@ impl SampleSource<'_> {
                 received_at: received_at.value(row),
                 sample_id: (!sample_id.is_null(row)).then(|| sample_id.value(row).to_owned()),
                 values: serde_json::Value::Object(values).to_string(),
-                stamp,
+                stamp: Some(stamp),
             });
         }
         Ok(samples)

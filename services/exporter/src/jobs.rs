@@ -8,8 +8,9 @@
 use crate::{export_experiment, ExportError, Exported};
 use srs_common::bus::{BusError, Event, JobHandler, Worker};
 use srs_common::events::{self, ExportCompleted, ExportFailed, ExportProgress, ExportRequested};
-use srs_common::model::{ExportRecord, ExportStatus};
+use srs_common::model::{new_id, ClaimRequest, ExportClaim, ExportRecord, ExportStatus};
 use srs_common::shutdown::Background;
+use srs_common::store::StoreError;
 use srs_common::AppContext;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -63,7 +64,13 @@ impl ExportJobs {
                     Err(error) => tracing::error!(%error, queue = %jobs.queue, "cannot start an export worker"),
                 }
             }
-            stop.cancelled().await;
+            let mut reconcile = tokio::time::interval(Duration::from_secs(jobs.context.settings.exporter.reconcile_secs));
+            loop {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    _ = reconcile.tick() => jobs.reconcile().await,
+                }
+            }
             for worker in workers {
                 worker.stop().await;
             }
@@ -87,44 +94,81 @@ impl ExportJobs {
     /// One delivery of a job. `Ok` acknowledges it; `Err` hands it back for redelivery.
     async fn handle(&self, job: Event) -> Result<(), String> {
         let request: ExportRequested = serde_json::from_value(job.payload).map_err(|e| format!("not an export job: {e}"))?;
-        let store = &self.context.store;
-        let Some(mut record) = store.get_export(&request.export_id).await.map_err(|e| e.to_string())? else {
-            tracing::warn!(export.id = %request.export_id, "export job without a record; dropped");
-            return Ok(());
+        let owner = new_id();
+        let record = match self.claim(&request.export_id, &owner).await {
+            Ok(ExportClaim::Claimed(record)) => record,
+            Ok(ExportClaim::Finished(_)) => return Ok(()), // a repeated delivery of a finished job
+            Ok(ExportClaim::Busy) => {
+                // Another worker runs it (the broker redelivered a job still in hand). That
+                // worker finishes it; should it die, its lease lapses and the reconciler
+                // queues the job again.
+                tracing::info!(export.id = %request.export_id, "export job already running elsewhere; this delivery is dropped");
+                return Ok(());
+            }
+            Err(StoreError::NotFound(_)) => {
+                tracing::warn!(export.id = %request.export_id, "export job without a record; dropped");
+                return Ok(());
+            }
+            Err(error) => return Err(error.to_string()),
         };
-        if record.status.is_finished() {
-            return Ok(()); // a repeated delivery of a job already finished
-        }
-        record.attempts += 1;
-        record.status = ExportStatus::Running;
-        record.rows_written = 0;
-        store.update_export(&record).await.map_err(|e| e.to_string())?;
         tracing::info!(export.id = %record.id, experiment.id = %record.experiment_id, attempt = record.attempts, "export started");
-        let outcome = self.run(&record).await;
-        match outcome {
-            None => {
+        let claimed = Claimed { record, owner };
+        match self.run(&claimed).await {
+            Outcome::Interrupted => {
+                let mut record = claimed.record.clone();
                 record.status = ExportStatus::Queued;
-                self.save(&record).await;
+                self.save(&record, &claimed.owner).await;
                 Err("interrupted by a shutdown; the job runs again".into())
             }
-            Some(Ok(exported)) => self.complete(record, &exported).await,
-            Some(Err(error)) => self.fail(record, &error).await,
+            Outcome::LostClaim => {
+                tracing::warn!(export.id = %claimed.record.id, "another attempt took the export over; this one stopped");
+                Ok(())
+            }
+            Outcome::Done(Ok(exported)) => self.complete(claimed, &exported).await,
+            Outcome::Done(Err(error)) => self.fail(claimed, &error).await,
         }
     }
 
-    /// Runs the export, reporting progress about once a second; `None` if interrupted.
-    async fn run(&self, record: &ExportRecord) -> Option<Result<Exported, ExportError>> {
+    async fn claim(&self, export_id: &str, owner: &str) -> Result<ExportClaim, StoreError> {
+        let now = srs_common::time::now_ns();
+        let lease = self.lease().as_nanos() as i64;
+        let request = ClaimRequest { export_id: export_id.to_owned(), owner: owner.to_owned(), now_ns: now, lease_until_ns: now + lease };
+        self.context.store.claim_export(&request).await
+    }
+
+    fn lease(&self) -> Duration {
+        Duration::from_secs(self.context.settings.exporter.lease_secs)
+    }
+
+    /// Runs the export, renewing the claim and reporting progress about once a second.
+    async fn run(&self, claimed: &Claimed) -> Outcome {
         let (progress, watched) = watch::channel((0u64, 0u64));
         let stop_reporting = CancellationToken::new();
-        let reporter = tokio::spawn(report_progress(self.context.clone(), record.clone(), watched, stop_reporting.clone()));
-        let (context, filter) = (&self.context, &record.filter);
-        let export =
-            export_experiment(&context.store, &context.sensors, &self.root, &record.experiment_id, &record.id, filter, |rows, total| {
+        let lost = CancellationToken::new();
+        let reporter = tokio::spawn(report_progress(
+            self.context.clone(),
+            claimed.clone(),
+            self.lease(),
+            watched,
+            stop_reporting.clone(),
+            lost.clone(),
+        ));
+        let (context, record) = (&self.context, &claimed.record);
+        let export = export_experiment(
+            &context.store,
+            &context.sensors,
+            &self.root,
+            &record.experiment_id,
+            (&record.id, &claimed.owner),
+            &record.filter,
+            |rows, total| {
                 progress.send_replace((rows, total));
-            });
+            },
+        );
         let outcome = tokio::select! {
-            result = export => Some(result),
-            _ = self.interrupt.cancelled() => None,
+            result = export => Outcome::Done(result),
+            _ = self.interrupt.cancelled() => Outcome::Interrupted,
+            _ = lost.cancelled() => Outcome::LostClaim,
         };
         // The reporter finishes its write in hand before the final status is written.
         stop_reporting.cancel();
@@ -132,10 +176,54 @@ impl ExportJobs {
         outcome
     }
 
-    async fn complete(&self, mut record: ExportRecord, exported: &Exported) -> Result<(), String> {
+    /// Finds jobs that no worker will finish and settles them: a job whose worker died (its
+    /// lease lapsed) is queued again, or failed once it used up its attempts — the broker
+    /// dead-letters a job whose worker dies on every delivery without anyone recording why.
+    /// (Dead letters themselves stay in their queue for an admin to look at.)
+    async fn reconcile(&self) {
+        let limit = self.context.settings.bus.job_delivery_limit;
+        let records = match self.context.store.list_exports(None).await {
+            Ok(records) => records,
+            Err(error) => return tracing::warn!(%error, "cannot look for abandoned export jobs"),
+        };
+        let now = srs_common::time::now_ns();
+        let abandoned = records.iter().filter(|r| r.status == ExportStatus::Running && r.lease_until_ns.is_none_or(|until| until < now));
+        for record in abandoned {
+            if record.attempts >= limit {
+                let why = format!("its worker stopped during each of {} attempts", record.attempts);
+                self.settle(&record.id, &why).await;
+            } else if let Err(error) = self.enqueue(record).await {
+                tracing::warn!(export.id = %record.id, %error, "cannot queue an abandoned export job again");
+            } else {
+                tracing::warn!(export.id = %record.id, attempt = record.attempts, "export job abandoned by its worker; queued again");
+            }
+        }
+    }
+
+    /// Marks the job failed with `why`, unless it finished or another worker holds it.
+    async fn settle(&self, export_id: &str, why: &str) {
+        let owner = format!("reconciler-{}", new_id());
+        match self.claim(export_id, &owner).await {
+            Ok(ExportClaim::Claimed(record)) => {
+                let claimed = Claimed { record, owner };
+                let error = ExportError::Abandoned(why.to_owned());
+                let _ = self.finish_failed(claimed, &error, false).await;
+            }
+            Ok(_) | Err(StoreError::NotFound(_)) => {}
+            Err(error) => tracing::warn!(export.id = %export_id, %error, "cannot settle an export job"),
+        }
+    }
+
+    async fn complete(&self, claimed: Claimed, exported: &Exported) -> Result<(), String> {
+        let Claimed { mut record, owner } = claimed;
         exported.mark_done(&mut record);
-        // Not recorded means not done: the job is handed back and the export made again.
-        self.context.store.update_export(&record).await.map_err(|e| format!("cannot record the finished export: {e}"))?;
+        match self.context.store.update_claimed_export(&record, &owner).await {
+            Ok(()) => {}
+            // Another attempt owns the job now; it writes the export again and records it.
+            Err(StoreError::Conflict(_)) => return Ok(()),
+            // Not recorded means not done: the job is handed back and the export made again.
+            Err(error) => return Err(format!("cannot record the finished export: {error}")),
+        }
         tracing::info!(export.id = %record.id, rows = exported.rows, files = exported.files.len(), "export done");
         let bytes = exported.files.iter().map(|f| f.bytes).sum();
         let completed = ExportCompleted {
@@ -149,23 +237,35 @@ impl ExportJobs {
         Ok(())
     }
 
-    async fn fail(&self, mut record: ExportRecord, error: &ExportError) -> Result<(), String> {
+    async fn fail(&self, claimed: Claimed, error: &ExportError) -> Result<(), String> {
         let limit = self.context.settings.bus.job_delivery_limit;
         let hopeless = matches!(error, ExportError::UnknownExperiment(_) | ExportError::BadFilter(_));
-        if !hopeless && record.attempts < limit {
+        let attempts = claimed.record.attempts;
+        if !hopeless && attempts < limit {
+            let mut record = claimed.record.clone();
             record.status = ExportStatus::Queued;
-            record.error = Some(format!("attempt {} of {limit} failed: {error}", record.attempts));
-            self.save(&record).await;
-            tracing::warn!(export.id = %record.id, attempt = record.attempts, %error, "export failed; it runs again");
+            record.error = Some(format!("attempt {attempts} of {limit} failed: {error}"));
+            self.save(&record, &claimed.owner).await;
+            tracing::warn!(export.id = %record.id, attempt = attempts, %error, "export failed; it runs again");
             // Give a passing problem (a full disk being cleaned up, a store restart) time.
-            let backoff = Duration::from_secs(u64::from(record.attempts));
+            let backoff = Duration::from_secs(u64::from(attempts));
             tokio::select! { _ = tokio::time::sleep(backoff) => {}, _ = self.interrupt.cancelled() => {} }
             return Err(error.to_string());
         }
+        self.finish_failed(claimed, error, !hopeless).await
+    }
+
+    /// Records the job as failed for good and says so on the bus. `hand_back`: answer `Err`, so
+    /// the broker dead-letters the job on its last delivery, where an admin can find it.
+    async fn finish_failed(&self, claimed: Claimed, error: &ExportError, hand_back: bool) -> Result<(), String> {
+        let Claimed { mut record, owner } = claimed;
         record.status = ExportStatus::Failed;
-        record.error = Some(if hopeless { error.to_string() } else { format!("failed {} times; last error: {error}", record.attempts) });
+        record.error = Some(match error {
+            ExportError::UnknownExperiment(_) | ExportError::BadFilter(_) | ExportError::Abandoned(_) => error.to_string(),
+            _ => format!("failed {} times; last error: {error}", record.attempts),
+        });
         record.finished_at = Some(srs_common::time::now());
-        self.save(&record).await;
+        self.save(&record, &owner).await;
         tracing::error!(export.id = %record.id, attempts = record.attempts, %error, "export failed");
         let failed = ExportFailed {
             export_id: record.id.clone(),
@@ -174,17 +274,15 @@ impl ExportJobs {
             attempts: record.attempts,
         };
         self.publish(events::event(events::EXPORT_FAILED, &failed)).await;
-        // Handing back a job on its last delivery dead-letters it, where an admin can find it;
-        // a hopeless one is simply done.
-        if hopeless {
-            Ok(())
-        } else {
+        if hand_back {
             Err(error.to_string())
+        } else {
+            Ok(())
         }
     }
 
-    async fn save(&self, record: &ExportRecord) {
-        if let Err(error) = self.context.store.update_export(record).await {
+    async fn save(&self, record: &ExportRecord, owner: &str) {
+        if let Err(error) = self.context.store.update_claimed_export(record, owner).await {
             tracing::error!(export.id = %record.id, %error, "cannot record the export job's state");
         }
     }
@@ -196,29 +294,52 @@ impl ExportJobs {
     }
 }
 
-/// Writes the latest progress into the record and publishes `export.progress`, once per
-/// [`PROGRESS_EVERY`] while it changes, until `stop`.
+/// A job this worker holds: the record as claimed and the attempt's owner id.
+#[derive(Clone)]
+struct Claimed {
+    record: ExportRecord,
+    owner: String,
+}
+
+enum Outcome {
+    Done(Result<Exported, ExportError>),
+    Interrupted,
+    /// Another attempt claimed the job (this one's lease lapsed): stop without a word.
+    LostClaim,
+}
+
+/// Once per [`PROGRESS_EVERY`]: renews the claim with the latest progress and publishes
+/// `export.progress`, until `stop`. Fires `lost` when the claim is gone (another attempt holds
+/// the job): the export must stop at once.
 async fn report_progress(
     context: AppContext,
-    mut record: ExportRecord,
+    claimed: Claimed,
+    lease: Duration,
     mut progress: watch::Receiver<(u64, u64)>,
     stop: CancellationToken,
+    lost: CancellationToken,
 ) {
+    let Claimed { mut record, owner } = claimed;
     let mut ticks = tokio::time::interval(PROGRESS_EVERY);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    ticks.tick().await;
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = ticks.tick() => {}
         }
-        if !progress.has_changed().unwrap_or(false) {
-            continue;
-        }
+        let changed = progress.has_changed().unwrap_or(false);
         let (rows_written, rows_total) = *progress.borrow_and_update();
         record.rows_written = rows_written;
         record.rows_total = rows_total;
-        if let Err(error) = context.store.update_export(&record).await {
-            tracing::warn!(export.id = %record.id, %error, "cannot record export progress");
+        record.lease_until_ns = Some(srs_common::time::now_ns() + lease.as_nanos() as i64);
+        match context.store.update_claimed_export(&record, &owner).await {
+            Ok(()) => {}
+            Err(StoreError::Conflict(_)) => return lost.cancel(),
+            Err(error) => tracing::warn!(export.id = %record.id, %error, "cannot renew the export's claim"),
+        }
+        if !changed {
+            continue;
         }
         let event = ExportProgress { export_id: record.id.clone(), experiment_id: record.experiment_id.clone(), rows_written, rows_total };
         if let Err(error) = context.bus.publish(&[events::event(events::EXPORT_PROGRESS, &event)]).await {

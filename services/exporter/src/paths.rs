@@ -10,9 +10,16 @@ pub fn export_dir(root: &Path, experiment_id: &str, export_id: &str) -> PathBuf 
     root.join(experiment_id).join(export_id)
 }
 
-/// Where an unfinished export is written; renamed to [`export_dir`] when complete.
-pub fn partial_dir(root: &Path, experiment_id: &str, export_id: &str) -> PathBuf {
-    root.join(experiment_id).join(format!("{export_id}.partial"))
+/// Where one attempt of an export is written; renamed to [`export_dir`] when complete. Each
+/// attempt has its own, so an attempt that lost its job to another never writes into the
+/// other's files.
+pub fn partial_dir(root: &Path, experiment_id: &str, export_id: &str, attempt: &str) -> PathBuf {
+    root.join(experiment_id).join(format!("{export_id}.{}.partial", safe_name(attempt)))
+}
+
+/// Whether `name` (a directory under the experiment's folder) is a partial of `export_id`.
+pub fn is_partial_of(name: &str, export_id: &str) -> bool {
+    name.strip_prefix(export_id).is_some_and(|rest| rest.starts_with('.') && rest.ends_with(".partial"))
 }
 
 /// `text` as one safe path component: letters, digits, `-`, `_` and `.` are kept, anything

@@ -19,14 +19,14 @@ use std::path::PathBuf;
 pub const MAX_BUFFERED_ROWS: usize = 131_072;
 
 /// (participant id, day number, sensor type)
-type FileKey = (String, i64, String);
+pub type FileKey = (String, i64, String);
 
 pub struct SampleRouter<'a> {
     dir: PathBuf,
     sensors: &'a SensorCatalog,
     folders: &'a HashMap<String, String>,
     open: HashMap<FileKey, SensorFile>,
-    written: Vec<Written>,
+    written: Vec<(FileKey, Written)>,
     current_day: i64,
     buffered: usize,
 }
@@ -71,10 +71,10 @@ impl<'a> SampleRouter<'a> {
         Ok(())
     }
 
-    /// Finishes every open file and returns all files written.
-    pub fn finish(mut self) -> Result<Vec<Written>, FileError> {
-        for (_, file) in self.open.drain() {
-            self.written.push(file.finish()?);
+    /// Finishes every open file and returns all files written, each with its group.
+    pub fn finish(mut self) -> Result<Vec<(FileKey, Written)>, FileError> {
+        for (key, file) in self.open.drain() {
+            self.written.push((key, file.finish()?));
         }
         Ok(self.written)
     }
@@ -84,7 +84,7 @@ impl<'a> SampleRouter<'a> {
         for key in done {
             if let Some(file) = self.open.remove(&key) {
                 self.buffered -= file.buffered();
-                self.written.push(file.finish()?);
+                self.written.push((key, file.finish()?));
             }
         }
         Ok(())

@@ -26,7 +26,10 @@ fn exporter(data_dir: &Path, queue: &str) -> (std::process::Child, String) {
         .env("SRS__BUS__HEARTBEAT_SECS", "2")
         // The queue's arguments must match the test bus's (delivery limit 3).
         .env("SRS__BUS__JOB_DELIVERY_LIMIT", "3")
-        .env("SRS__EXPORTER__QUEUE", queue);
+        .env("SRS__EXPORTER__QUEUE", queue)
+        // A killed worker's job is taken over once its lease lapses.
+        .env("SRS__EXPORTER__LEASE_SECS", "3")
+        .env("SRS__EXPORTER__RECONCILE_SECS", "1");
     srs_testkit::spawn_listening(command, "srs-exporter")
 }
 
@@ -94,6 +97,53 @@ async fn a_job_killed_mid_export_is_redelivered_and_completes() {
     assert_eq!(partial_files(&exports), Vec::<String>::new(), "no stray partial files");
     let dir = srs_exporter::export_dir(&exports, &lab.experiment.id, &record.id);
     assert_eq!(check_with_pyarrow(&dir), lab.store_counts(|_| true).await);
+    assert!(srs_testkit::terminate(second).success());
+    bus.close().await;
+    srs_testkit::delete_queues(&[&queue]).await;
+}
+
+/// The broker hands a job to a second worker while the first still runs it (a redelivery after
+/// a lost heartbeat or `consumer_timeout`, here a second copy of the job): the store gives the
+/// job to one of them, the other drops its copy at once, and the export is written once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_workers_given_one_job_run_it_once() {
+    let lab = lab().await;
+    lab.record(0, 100_000).await;
+    let bus = srs_testkit::amqp_bus().await;
+    let queue = srs_testkit::unique_queue("exports");
+    let record = ExportRecord::queued(&lab.experiment.id, ExportFilter::default());
+    lab.store.insert_export(&record).await.expect("record");
+    let data_dir = lab.dir.path();
+    let (first, _) = exporter(data_dir, &queue);
+    let (second, _) = exporter(data_dir, &queue);
+    let job = events::event(events::EXPORT_REQUESTED, &ExportRequested { export_id: record.id.clone() });
+    bus.enqueue(&queue, std::slice::from_ref(&job)).await.expect("enqueue");
+    // The copy arrives while the first delivery runs.
+    for _ in 0..200 {
+        if lab.store.get_export(&record.id).await.expect("get").expect("record").status == ExportStatus::Running {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    bus.enqueue(&queue, &[job]).await.expect("enqueue the copy");
+    let mut done = record.clone();
+    for _ in 0..1_200 {
+        done = lab.store.get_export(&record.id).await.expect("get").expect("record");
+        if done.status.is_finished() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!((done.status, done.attempts, done.rows_written), (ExportStatus::Done, 1, 400_000), "claimed once: {:?}", done.error);
+    // Give the dropped copy time to have done damage, if it could.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let after = lab.store.get_export(&record.id).await.expect("get").expect("record");
+    assert_eq!((after.status, after.attempts), (ExportStatus::Done, 1));
+    let exports = data_dir.join("exports");
+    assert_eq!(partial_files(&exports), Vec::<String>::new(), "no stray partial files");
+    let dir = srs_exporter::export_dir(&exports, &lab.experiment.id, &record.id);
+    assert_eq!(check_with_pyarrow(&dir), lab.store_counts(|_| true).await);
+    assert!(srs_testkit::terminate(first).success());
     assert!(srs_testkit::terminate(second).success());
     bus.close().await;
     srs_testkit::delete_queues(&[&queue]).await;

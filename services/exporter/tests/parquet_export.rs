@@ -16,21 +16,29 @@ async fn pyarrow_reads_every_file_with_the_contract_columns_and_the_stores_count
     lab.record(1, 500).await;
     let out = tempfile::tempdir().expect("out");
     let mut reported = Vec::new();
-    let exported =
-        export_experiment(&lab.store, &lab.sensors, out.path(), &lab.experiment.id, "e1", &ExportFilter::default(), |rows, total| {
-            reported.push((rows, total))
-        })
-        .await
-        .expect("export");
+    let exported = export_experiment(
+        &lab.store,
+        &lab.sensors,
+        out.path(),
+        &lab.experiment.id,
+        ("e1", "a1"),
+        &ExportFilter::default(),
+        |rows, total| reported.push((rows, total)),
+    )
+    .await
+    .expect("export");
     assert_eq!(exported.dir, out.path().join(&lab.experiment.id).join("e1"));
     assert_eq!(exported.rows, 4 * 140_500);
     assert_eq!(reported.last(), Some(&(4 * 140_500, 4 * 140_500)), "progress ends at the total");
     assert_eq!(check_with_pyarrow(&exported.dir), lab.store_counts(|_| true).await);
     assert!(exported.files.iter().any(|f| f.path == "P_02/2026-11-21/camera.parquet"), "{:?}", exported.files);
-    assert!(!out.path().join(&lab.experiment.id).join("e1.partial").exists(), "no partial directory is left");
+    assert!(!out.path().join(&lab.experiment.id).join("e1.a1.partial").exists(), "no partial directory is left");
     let groups = pyarrow_report(&exported.dir)["row_groups"]["P01/2026-11-20/ecg.parquet"].as_u64();
     assert_eq!(groups, Some(2), "70,000 rows make two row groups of at most 65,536");
-    assert!(exported.covers_received_until.is_some());
+    // What the export covers, per group, is what the store holds: the guarded delete relies on it.
+    let covered: u64 = exported.covered.iter().map(|g| g.count).sum();
+    assert_eq!(covered, exported.rows);
+    assert_eq!(exported.covered, lab.store.sample_stats(&lab.experiment.id).await.expect("stats"));
     let experiment: Value =
         serde_json::from_slice(&std::fs::read(exported.dir.join("experiment.json")).expect("experiment.json")).expect("json");
     assert_eq!(experiment["participants"][1]["code"], "P/02");
@@ -68,7 +76,7 @@ async fn filters_select_exactly_the_right_rows() {
 async fn bad_requests_are_refused_and_an_empty_experiment_exports_metadata() {
     let lab = lab().await;
     let out = tempfile::tempdir().expect("out");
-    let unknown = export_experiment(&lab.store, &lab.sensors, out.path(), "nope", "x", &ExportFilter::default(), |_, _| {}).await;
+    let unknown = export_experiment(&lab.store, &lab.sensors, out.path(), "nope", ("x", "a1"), &ExportFilter::default(), |_, _| {}).await;
     assert!(matches!(unknown, Err(ExportError::UnknownExperiment(_))));
     let bad_date = support::export(&lab, out.path(), ExportFilter { from: Some("2026-13-01".into()), ..Default::default() }).await;
     assert!(matches!(bad_date, Err(ExportError::BadFilter(ref m)) if m.starts_with("from")), "{bad_date:?}");

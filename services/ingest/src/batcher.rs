@@ -27,7 +27,7 @@ struct Job {
     samples: Vec<NewSample>,
     /// Holds the job's share of the queue capacity until it is committed.
     _permit: OwnedSemaphorePermit,
-    reply: oneshot::Sender<Result<Vec<bool>, StoreError>>,
+    reply: oneshot::Sender<Result<InsertOutcome, StoreError>>,
 }
 
 #[derive(Clone)]
@@ -46,8 +46,8 @@ impl SampleBatcher {
         Self { jobs, capacity }
     }
 
-    /// Queues `samples` and waits until they are committed: one flag per sample, `true` if it
-    /// was stored and `false` if it duplicated a stored one.
+    /// Queues `samples` and waits until they are committed: what became of each, and the
+    /// recording that ran at commit.
     pub async fn submit(&self, samples: Vec<NewSample>) -> Result<InsertOutcome, SubmitError> {
         if samples.is_empty() {
             return Ok(InsertOutcome::default());
@@ -57,8 +57,7 @@ impl SampleBatcher {
         metrics::queue_depth().add(i64::from(count));
         let (reply, answer) = oneshot::channel();
         self.jobs.send(Job { samples, _permit: permit, reply }).map_err(|_| SubmitError::Closed)?;
-        let stored = answer.await.map_err(|_| SubmitError::Closed)??;
-        Ok(InsertOutcome { stored })
+        Ok(answer.await.map_err(|_| SubmitError::Closed)??)
     }
 }
 
@@ -100,9 +99,10 @@ async fn commit(store: &DynStore, jobs: Vec<Job>, count: usize) {
     metrics::queue_depth().sub(i64::try_from(count).unwrap_or(i64::MAX));
     match result {
         Ok(outcome) => {
-            let mut flags = outcome.stored.into_iter();
+            let mut fates = outcome.fates.into_iter();
             for (len, reply, _permit) in waiting {
-                let _ = reply.send(Ok(flags.by_ref().take(len).collect()));
+                let part = InsertOutcome { fates: fates.by_ref().take(len).collect(), recording_id: outcome.recording_id.clone() };
+                let _ = reply.send(Ok(part));
             }
         }
         Err(error) => {

@@ -25,7 +25,9 @@ pub struct Checked<'a> {
     pub values: &'a str,
 }
 
-/// Checks every sample; `path_sensor` is the sensor of `/sensors/{sensor_id}/samples`.
+/// Checks every sample; `path_sensor` is the sensor of `/sensors/{sensor_id}/samples`. The
+/// samples without `ts` get `received_at`, `received_at + 1`, ... in their order (the caller
+/// reserved that many nanoseconds), so none is taken for a duplicate of another.
 pub fn check<'a>(
     catalog: &'a SensorCatalog,
     parsed: Parsed<'a>,
@@ -35,8 +37,13 @@ pub fn check<'a>(
     let total = parsed.samples.len() + parsed.problems.len();
     let mut problems = parsed.problems;
     let mut checked = Vec::with_capacity(parsed.samples.len());
+    let mut next_untimed = received_at;
     for (index, sample) in parsed.samples {
-        match check_one(catalog, sample, path_sensor, received_at) {
+        let receive_time = next_untimed;
+        if sample.ts.is_none() {
+            next_untimed += 1;
+        }
+        match check_one(catalog, sample, path_sensor, (receive_time, received_at)) {
             Ok(sample) => checked.push(sample),
             Err(found) => problems.extend(found.into_iter().map(|p| FieldProblem { index: Some(index), ..p })),
         }
@@ -59,7 +66,7 @@ fn check_one<'a>(
     catalog: &'a SensorCatalog,
     sample: Incoming<'a>,
     path_sensor: Option<SensorRef<'a>>,
-    received_at: i64,
+    (receive_time, received_at): (i64, i64),
 ) -> Result<Checked<'a>, Vec<FieldProblem>> {
     let mut problems = Vec::new();
     let sensor = match (path_sensor, sample.sensor_id.as_deref()) {
@@ -81,7 +88,7 @@ fn check_one<'a>(
         }
     };
     let ts = match sample.ts {
-        None => Some(received_at),
+        None => Some(receive_time),
         Some(raw) => match parse_ts(raw.get()) {
             Ok(ts) if (EARLIEST_TS..=received_at + DAY_NS).contains(&ts) => Some(ts),
             Ok(_) => {
@@ -174,5 +181,16 @@ mod tests {
         .map(|(i, f)| (Some(*i), Some((*f).to_owned())))
         .collect();
         assert_eq!(problems(&body), expected);
+    }
+
+    #[test]
+    fn samples_without_ts_get_increasing_times_in_their_order() {
+        let catalog = SensorCatalog::load(std::path::Path::new("")).expect("catalog");
+        let body = r#"[{"sensor_id": "door-1", "values": {"open": true}}, {"sensor_id": "door-1", "ts": 1763892000000000000, "values": {"open": false}},
+                       {"sensor_id": "door-1", "values": {"open": false}}, {"sensor_id": "door-1", "values": {"open": true}}]"#;
+        let parsed = parse(body.as_bytes(), Format::Json, 100).expect("syntax");
+        let now = srs_common::time::now_ns();
+        let times: Vec<i64> = check(&catalog, parsed, None, now).expect("valid").iter().map(|s| s.ts).collect();
+        assert_eq!(times, [now, 1763892000000000000, now + 1, now + 2]);
     }
 }

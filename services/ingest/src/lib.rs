@@ -1,7 +1,9 @@
-//! The ingest service: sensors post samples; each is checked against the sensors file, stamped
-//! with the running recording, and committed in batches by the `SampleBatcher` before the
-//! request is answered — a 200 means durable. Samples outside a recording (or of a sensor the
-//! config disables) feed the live view only. Per-sensor activity goes to the bus once a second.
+//! The ingest service: sensors post samples; each is checked against the sensors file and
+//! committed in batches by the `SampleBatcher` before the request is answered — a 200 means
+//! durable. Which recording a sample belongs to is decided by the store inside the commit, from
+//! the running recording as it is then, so the edges of a recording are exact. Samples outside
+//! a recording (or of a sensor the config disables) feed the live view only. Per-sensor
+//! activity goes to the bus once a second.
 //!
 //! A library with a thin binary (`srs-ingest`); `srs serve` mounts it beside the others.
 
@@ -11,7 +13,7 @@ mod check;
 mod device_tokens;
 mod metrics;
 mod parse;
-mod recording;
+mod receive_clock;
 mod routes;
 
 use actix_web::web;
@@ -23,12 +25,11 @@ use std::time::Duration;
 use utoipa::OpenApi;
 
 pub use batcher::SampleBatcher;
-pub use recording::RecordingContext;
 
 /// What the handlers share.
 pub struct Ingest {
     batcher: SampleBatcher,
-    recording: Arc<RecordingContext>,
+    clock: receive_clock::ReceiveClock,
     windows: Arc<activity::SensorWindows>,
     tokens: device_tokens::DeviceTokens,
 }
@@ -38,13 +39,11 @@ pub struct Ingest {
 pub fn start(context: &AppContext, background: &Background) -> Mount {
     metrics::init();
     let settings = &context.settings.ingest;
-    let recording = Arc::new(RecordingContext::new());
-    recording::follow(context.clone(), recording.clone(), background);
     let windows = Arc::new(activity::SensorWindows::new(context.sensors.len()));
     activity::publish_every_second(context.clone(), windows.clone(), background);
     let batcher = SampleBatcher::start(context.store.clone(), background, settings.queue_capacity, settings.max_batch_samples);
     let tokens = device_tokens::DeviceTokens::new(settings.require_device_token, Duration::from_secs(settings.device_token_cache_secs));
-    let ingest = web::Data::new(Ingest { batcher, recording, windows, tokens });
+    let ingest = web::Data::new(Ingest { batcher, clock: receive_clock::ReceiveClock::new(), windows, tokens });
     Arc::new(move |config| {
         config.app_data(ingest.clone());
         routes::configure(config);

@@ -12,13 +12,10 @@ use serde::Serialize;
 use srs_common::auth::Caller;
 use srs_common::error::Problem;
 use srs_common::model::NewSample;
+use srs_common::store::StoreError;
 use srs_common::{ApiError, AppContext};
 use std::sync::Arc;
-use std::time::Duration;
 use utoipa::ToSchema;
-
-/// How long a request waits for the recording context at start-up before it gets 503.
-const CONTEXT_WAIT: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IngestResult {
@@ -141,43 +138,51 @@ async fn receive(
         None => None,
     };
     let body = read_body(request, body, settings.max_body_bytes).await?;
-    let received_at = srs_common::time::now_ns();
     // parse() refuses more than the limit itself (413).
     let parsed = parse(&body, format, settings.max_samples_per_request)?;
+    // A nanosecond of its own for each sample without `ts` (see receive_clock).
+    let untimed = parsed.samples.iter().filter(|(_, s)| s.ts.is_none()).count();
+    let received_at = ingest.clock.reserve(srs_common::time::now_ns(), untimed);
     let samples = check(&context.sensors, parsed, path_sensor, received_at)?;
     if let Some(allowed) = &token_sensor {
         if let Some(other) = samples.iter().find(|s| **s.sensor.id != **allowed) {
             return Err(ApiError::forbidden(format!("this device token may write only sensor {allowed}, not {}", other.sensor.id)));
         }
     }
-    if !ingest.recording.loaded(CONTEXT_WAIT).await {
-        return Err(ApiError::unavailable("not_ready", "the recording context is not loaded yet", 1));
-    }
-    let snapshot = ingest.recording.current();
     ingest.windows.record(samples.iter().map(|s| (s.sensor.index, s.ts)), received_at);
-    let mut storable = Vec::with_capacity(if snapshot.stamp.is_some() { samples.len() } else { 0 });
-    for sample in &samples {
-        if let Some(stamp) = snapshot.stamp_for(sample.sensor.index) {
-            storable.push(NewSample {
-                sensor_id: Arc::clone(sample.sensor.id),
-                sensor_type: Arc::clone(sample.sensor.type_name),
-                ts: sample.ts,
-                received_at,
-                sample_id: sample.id.as_deref().map(str::to_owned),
-                values: sample.values.to_owned(),
-                stamp: Arc::clone(stamp),
-            });
-        }
+    // Every sample goes to the store, which stores it for the recording running at commit
+    // (if its sensor is enabled there) or tells it was not recorded.
+    let storable: Vec<NewSample> = samples
+        .iter()
+        .map(|sample| NewSample {
+            sensor_id: Arc::clone(sample.sensor.id),
+            sensor_type: Arc::clone(sample.sensor.type_name),
+            ts: sample.ts,
+            received_at,
+            sample_id: sample.id.as_deref().map(str::to_owned),
+            values: sample.values.to_owned(),
+            stamp: None,
+        })
+        .collect();
+    if storable.is_empty() {
+        // Nothing to commit: say which recording would take samples now.
+        let running = context.store.running_recording().await?;
+        return Ok(IngestResult { accepted: 0, stored: 0, duplicates: 0, recording_id: running.map(|r| r.id) });
     }
     let outcome = ingest.batcher.submit(storable).await.map_err(|error| match error {
         SubmitError::QueueFull => ApiError::unavailable("queue_full", "the ingest queue is full; retry shortly", 1),
-        SubmitError::Store(error) => ApiError::unavailable("store_unavailable", format!("samples not committed: {error}"), 1),
+        // Full: 503 store_full; unavailable: 503; anything else: 500 — each with a stable text.
+        SubmitError::Store(StoreError::Internal(detail)) => {
+            tracing::error!(error = %detail, "samples not committed");
+            ApiError::unavailable("store_unavailable", "samples not committed: the store failed; retry shortly", 1)
+        }
+        SubmitError::Store(error) => ApiError::from(error),
         SubmitError::Closed => ApiError::unavailable("shutting_down", "ingest is shutting down", 1),
     })?;
     Ok(IngestResult {
         accepted: samples.len(),
         stored: outcome.stored_count(),
         duplicates: outcome.duplicate_count(),
-        recording_id: snapshot.stamp.as_ref().map(|s| s.recording_id.clone()),
+        recording_id: outcome.recording_id,
     })
 }

@@ -33,15 +33,16 @@ pub async fn export(settings: &Settings, args: ExportArgs, out: &Path) -> anyhow
     let mut record = ExportRecord::queued(&experiment.id, filter.clone());
     record.attempts = 1;
     let mut last_percent = None;
-    let exported = srs_exporter::export_experiment(&store, &sensors, out, &experiment.id, &record.id, &filter, |rows, total| {
-        let percent = (rows * 100).checked_div(total).unwrap_or(100);
-        if last_percent != Some(percent) {
-            last_percent = Some(percent);
-            eprint!("\rexported {rows} of {total} rows ({percent}%)");
-            let _ = std::io::stderr().flush();
-        }
-    })
-    .await?;
+    let exported =
+        srs_exporter::export_experiment(&store, &sensors, out, &experiment.id, (&record.id, "offline"), &filter, |rows, total| {
+            let percent = (rows * 100).checked_div(total).unwrap_or(100);
+            if last_percent != Some(percent) {
+                last_percent = Some(percent);
+                eprint!("\rexported {rows} of {total} rows ({percent}%)");
+                let _ = std::io::stderr().flush();
+            }
+        })
+        .await?;
     eprintln!();
     exported.mark_done(&mut record);
     store.insert_export(&record).await.context("the export is written but could not be recorded in the store")?;

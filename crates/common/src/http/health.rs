@@ -1,6 +1,7 @@
 //! `/healthz` (the process runs) and `/readyz` (its store and bus answer).
 
 use crate::error::{ApiError, Problem};
+use crate::store::StoreError;
 use crate::AppContext;
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
@@ -35,10 +36,18 @@ pub async fn healthz() -> HttpResponse {
 ))]
 #[get("/readyz")]
 pub async fn readyz(context: web::Data<AppContext>) -> Result<HttpResponse, ApiError> {
+    // Stable words only: the store's own error text (paths, hosts) goes to the log.
     let store = match tokio::time::timeout(CHECK_TIMEOUT, context.store.ping()).await {
         Ok(Ok(())) => "ok".to_owned(),
-        Ok(Err(error)) => error.to_string(),
-        Err(_) => "store did not answer in time".to_owned(),
+        Ok(Err(StoreError::Full(error))) => {
+            tracing::warn!(%error, "readiness: the store's disk is full");
+            "full".to_owned()
+        }
+        Ok(Err(error)) => {
+            tracing::warn!(%error, "readiness: the store does not answer");
+            "unavailable".to_owned()
+        }
+        Err(_) => "did not answer in time".to_owned(),
     };
     let bus = if context.bus.is_ready() { "ok".to_owned() } else { format!("{} bus is not connected", context.bus.backend()) };
     if store == "ok" && bus == "ok" {

@@ -18,6 +18,9 @@ pub struct Experiment {
     pub created_at: DateTime<Utc>,
     /// Bumped by every update; the store uses it for optimistic concurrency.
     pub version: u64,
+    /// When its samples were last deleted: exports made before cover nothing recorded since.
+    #[serde(default)]
+    pub samples_deleted_at: Option<DateTime<Utc>>,
 }
 
 impl Experiment {

@@ -50,8 +50,39 @@ pub struct ExportRecord {
     pub attempts: u32,
     pub created_at: DateTime<Utc>,
     pub finished_at: Option<DateTime<Utc>>,
-    /// The newest `received_at` (ns) the export covered; guards deleting unexported samples.
-    pub covers_received_until: Option<i64>,
+    /// Once done: how many samples it wrote per participant, UTC date and sensor type. The
+    /// guarded delete compares these with the store's counts: samples are only ever added
+    /// (until a delete), so an equal count means every sample of that group is exported.
+    #[serde(default)]
+    pub covered: Vec<super::SampleStat>,
+    /// The worker attempt running the job now (see `Store::claim_export`).
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// Until when (ns since the epoch) `owner` holds the job; renewed while it runs, so a
+    /// job whose worker died can be claimed again once this passes.
+    #[serde(default)]
+    pub lease_until_ns: Option<i64>,
+}
+
+/// A worker's request to run an export job (see `Store::claim_export`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimRequest {
+    pub export_id: String,
+    /// Unique per attempt.
+    pub owner: String,
+    pub now_ns: i64,
+    pub lease_until_ns: i64,
+}
+
+/// The store's answer to a [`ClaimRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum ExportClaim {
+    /// The caller runs the job now; the record as claimed (status running, attempt counted).
+    Claimed(ExportRecord),
+    /// Another worker runs it under a lease that has not expired.
+    Busy,
+    /// Done or failed already.
+    Finished(ExportRecord),
 }
 
 impl ExportRecord {
@@ -69,7 +100,9 @@ impl ExportRecord {
             attempts: 0,
             created_at: crate::time::now(),
             finished_at: None,
-            covers_received_until: None,
+            covered: Vec::new(),
+            owner: None,
+            lease_until_ns: None,
         }
     }
 }

@@ -8,7 +8,7 @@ mod sample;
 mod user;
 
 pub use experiment::{Experiment, Participant, Progress, ProgressStatus, Task};
-pub use export::{ExportFile, ExportFilter, ExportRecord, ExportStatus};
+pub use export::{ClaimRequest, ExportClaim, ExportFile, ExportFilter, ExportRecord, ExportStatus};
 pub use recording::{LogEntry, Recording, RecordingStamp};
 pub use sample::{NewSample, SampleQuery, SampleStat, StoredSample};
 pub use user::{ConfiguredSensor, DeviceToken, RefreshRotation, RefreshToken, Role, SensorConfig, User};

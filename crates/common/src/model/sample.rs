@@ -14,7 +14,11 @@ pub struct NewSample {
     /// The client's idempotency key, if it sent one.
     pub sample_id: Option<String>,
     pub values: String,
-    pub stamp: Arc<RecordingStamp>,
+    /// The recording it belongs to. `None`: the one running when the store commits it, if the
+    /// sensor is enabled in its experiment's config — decided inside the insert's transaction,
+    /// so a sample posted right after a start's 201 (or a stop's 200) lands on the right side
+    /// of that edge. `Some`: exactly that recording (import, which restores attribution).
+    pub stamp: Option<Arc<RecordingStamp>>,
 }
 
 /// A sample read back from the store.
@@ -43,7 +47,7 @@ pub struct SampleQuery {
 }
 
 /// How many samples one participant has for one sensor type on one UTC date.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, utoipa::ToSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
 pub struct SampleStat {
     pub participant_id: String,
     /// `YYYY-MM-DD` (UTC).

@@ -66,6 +66,9 @@ pub struct SensorConfig {
     pub sensors: Vec<ConfiguredSensor>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Bumped by every update; the store refuses a write based on an older version.
+    #[serde(default)]
+    pub version: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]

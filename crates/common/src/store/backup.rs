@@ -81,7 +81,7 @@ pub async fn restore(store: &DynStore, backup: &Backup, replace: bool) -> StoreR
         count(&mut summary, store.insert_device_token(token).await, None).await?;
     }
     for config in &backup.sensor_configs {
-        count(&mut summary, store.insert_sensor_config(config).await, replace.then(|| store.update_sensor_config(config))).await?;
+        count(&mut summary, store.insert_sensor_config(config).await, replace.then(|| replace_sensor_config(store, config))).await?;
     }
     for experiment in &backup.experiments {
         let inserted = store.insert_experiment(experiment).await;
@@ -97,6 +97,10 @@ pub async fn restore(store: &DynStore, backup: &Backup, replace: bool) -> StoreR
             count(&mut summary, inserted, None).await?;
         }
     }
+    // Before the recordings: a running one may only be stored for the active experiment.
+    if let Some(active) = &backup.active_experiment_id {
+        store.set_active_experiment(Some(active)).await?;
+    }
     for recording in &backup.recordings {
         count(&mut summary, store.start_recording(recording).await, None).await?;
     }
@@ -110,10 +114,15 @@ pub async fn restore(store: &DynStore, backup: &Backup, replace: bool) -> StoreR
     for export in &backup.exports {
         count(&mut summary, store.insert_export(export).await, replace.then(|| store.update_export(export))).await?;
     }
-    if let Some(active) = &backup.active_experiment_id {
-        store.set_active_experiment(Some(active)).await?;
-    }
     Ok(summary)
+}
+
+/// Writes the backup's config over the stored one, whatever version that has now.
+fn replace_sensor_config<'a>(store: &'a DynStore, config: &'a SensorConfig) -> BoxFuture<'a, StoreResult<()>> {
+    Box::pin(async move {
+        let current = store.get_sensor_config(&config.id).await?.ok_or_else(|| StoreError::NotFound("sensor config".into()))?;
+        store.update_sensor_config(&SensorConfig { version: current.version, ..config.clone() }).await.map(|_| ())
+    })
 }
 
 /// Counts one insert: written, or — for a record that already exists — replaced (when a

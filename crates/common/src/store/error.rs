@@ -12,6 +12,9 @@ pub enum StoreError {
     /// The database cannot be reached; the caller may retry later.
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// The disk under the database is full: nothing was written; retry once space returns.
+    #[error("store full: {0}")]
+    Full(String),
     #[error("store error: {0}")]
     Internal(String),
 }

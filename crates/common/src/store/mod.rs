@@ -18,23 +18,42 @@ use std::sync::Arc;
 
 pub type StoreResult<T> = Result<T, StoreError>;
 
+/// The `Conflict` text of an action that needs the experiment to be the active one.
+pub const NOT_ACTIVE: &str = "the experiment is not the active one";
+
 /// An update applied to an experiment inside the store's optimistic-concurrency loop. It may
 /// run more than once when updates race, so it must only depend on the experiment it is given.
 pub type ExperimentUpdate<'a> = &'a (dyn Fn(&mut Experiment) -> StoreResult<()> + Send + Sync);
 
+/// What became of one sample of a batched insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SampleFate {
+    Stored,
+    /// A stored sample has the same sensor and id (or, without an id, the same sensor and `ts`).
+    Duplicate,
+    /// Attributed to the running recording, but none ran at commit or the sensor is disabled
+    /// in its experiment's config: the sample feeds the live view only.
+    NotRecorded,
+}
+
 /// What one batched sample insert did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct InsertOutcome {
-    /// One flag per input sample: `true` if stored, `false` if it was a duplicate.
-    pub stored: Vec<bool>,
+    /// One fate per input sample, in order.
+    pub fates: Vec<SampleFate>,
+    /// The recording that ran at commit (for samples without a stamp of their own).
+    pub recording_id: Option<String>,
 }
 
 impl InsertOutcome {
     pub fn stored_count(&self) -> usize {
-        self.stored.iter().filter(|s| **s).count()
+        self.count(SampleFate::Stored)
     }
     pub fn duplicate_count(&self) -> usize {
-        self.stored.len() - self.stored_count()
+        self.count(SampleFate::Duplicate)
+    }
+    fn count(&self, fate: SampleFate) -> usize {
+        self.fates.iter().filter(|f| **f == fate).count()
     }
 }
 
@@ -79,7 +98,9 @@ pub trait Store: Send + Sync + 'static {
     async fn insert_sensor_config(&self, config: &SensorConfig) -> StoreResult<()>;
     async fn get_sensor_config(&self, id: &str) -> StoreResult<Option<SensorConfig>>;
     async fn list_sensor_configs(&self) -> StoreResult<Vec<SensorConfig>>;
-    async fn update_sensor_config(&self, config: &SensorConfig) -> StoreResult<()>;
+    /// Replaces the config if its stored `version` is still `config.version`, and bumps the
+    /// version; `Conflict` when someone else changed it since it was read (no lost updates).
+    async fn update_sensor_config(&self, config: &SensorConfig) -> StoreResult<SensorConfig>;
 
     // --- experiments (tasks, operators and participants inside) ---
     async fn insert_experiment(&self, experiment: &Experiment) -> StoreResult<()>;
@@ -88,11 +109,16 @@ pub trait Store: Send + Sync + 'static {
     /// Applies `update` atomically (optimistic concurrency on `version`) and returns the result.
     async fn update_experiment(&self, id: &str, update: ExperimentUpdate<'_>) -> StoreResult<Experiment>;
     /// Makes `id` the one active experiment (or none), returning the previously active id.
+    /// `Conflict` while a recording runs: checked in the same transaction as the switch.
     async fn set_active_experiment(&self, id: Option<&str>) -> StoreResult<Option<String>>;
+    /// Deactivates `id` if it is the active experiment and nothing records; `Conflict`
+    /// (`NOT_ACTIVE` or a running recording) otherwise — checked and done atomically.
+    async fn deactivate_experiment(&self, id: &str) -> StoreResult<()>;
     async fn active_experiment_id(&self) -> StoreResult<Option<String>>;
 
     // --- recordings (at most one running, enforced by the store) ---
-    /// Stores a running recording; `Conflict` if another one is running.
+    /// Stores a running recording if its experiment is the active one (`Conflict` with
+    /// [`NOT_ACTIVE`] otherwise) and no other runs (`Conflict`) — checked in one transaction.
     async fn start_recording(&self, recording: &Recording) -> StoreResult<()>;
     /// Stops a running recording; `NotFound`, or `Conflict` if it already stopped.
     async fn stop_recording(&self, id: &str, at: Timestamp) -> StoreResult<Recording>;
@@ -111,6 +137,14 @@ pub trait Store: Send + Sync + 'static {
     // --- export records ---
     async fn insert_export(&self, export: &ExportRecord) -> StoreResult<()>;
     async fn update_export(&self, export: &ExportRecord) -> StoreResult<()>;
+    /// Atomically makes `claim.owner` the one worker running the export: succeeds when the job
+    /// is queued, or running under a lease that expired before `claim.now` (its worker died);
+    /// counts the attempt and sets the lease. [`ExportClaim::Busy`] while another worker's lease
+    /// runs, [`ExportClaim::Finished`] once done or failed.
+    async fn claim_export(&self, claim: &ClaimRequest) -> StoreResult<ExportClaim>;
+    /// Replaces the record only while `owner` still holds it (status running, same owner);
+    /// `Conflict` when another attempt took it over — that worker must stop at once.
+    async fn update_claimed_export(&self, export: &ExportRecord, owner: &str) -> StoreResult<()>;
     async fn get_export(&self, id: &str) -> StoreResult<Option<ExportRecord>>;
     /// Newest first.
     async fn list_exports(&self, experiment_id: Option<&str>) -> StoreResult<Vec<ExportRecord>>;
@@ -118,6 +152,8 @@ pub trait Store: Send + Sync + 'static {
     // --- samples ---
     /// Commits a batch in one transaction, skipping duplicates of stored samples (same sensor and
     /// `sample_id`, or without one, same sensor and `ts`), including duplicates inside the batch.
+    /// Samples without a stamp go to the recording running at commit (see [`NewSample::stamp`]);
+    /// a stamp naming an unknown recording fails the whole batch (`NotFound`).
     /// Takes the batch by value so the hot path never copies samples.
     async fn insert_samples(&self, samples: Vec<NewSample>) -> StoreResult<InsertOutcome>;
     async fn count_samples(&self, query: &SampleQuery) -> StoreResult<u64>;
@@ -129,11 +165,30 @@ pub trait Store: Send + Sync + 'static {
     /// The query's samples in `ts` order, in chunks of at most [`SAMPLE_CHUNK`], with memory bounded
     /// by one chunk whatever the experiment's size.
     fn stream_samples(&self, query: SampleQuery) -> BoxStream<'static, StoreResult<Vec<StoredSample>>>;
-    /// Deletes every sample of the experiment and returns how many.
-    async fn delete_samples(&self, experiment_id: &str) -> StoreResult<u64>;
+    /// Deletes every sample of the experiment and returns how many. With `expected`, only if the
+    /// experiment still has exactly that many (`Conflict` otherwise): samples that arrived after
+    /// the caller checked what may be deleted are never deleted unchecked.
+    async fn delete_samples(&self, experiment_id: &str, expected: Option<u64>) -> StoreResult<u64>;
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// What a claim does to `record` — the one rule both backends apply inside their atomic step.
+pub(crate) fn claim_outcome(mut record: ExportRecord, claim: &ClaimRequest) -> ExportClaim {
+    let lease_expired = record.lease_until_ns.is_none_or(|until| until < claim.now_ns);
+    match record.status {
+        ExportStatus::Done | ExportStatus::Failed => ExportClaim::Finished(record),
+        ExportStatus::Running if !lease_expired => ExportClaim::Busy,
+        ExportStatus::Queued | ExportStatus::Running => {
+            record.status = ExportStatus::Running;
+            record.owner = Some(claim.owner.clone());
+            record.lease_until_ns = Some(claim.lease_until_ns);
+            record.attempts += 1;
+            record.rows_written = 0;
+            ExportClaim::Claimed(record)
+        }
+    }
+}
 
 /// Opens the store the settings choose (creating schema and indexes as needed).
 pub async fn open(settings: &crate::Settings) -> Result<DynStore, StoreError> {

@@ -1,5 +1,7 @@
 //! Exactly one experiment is active: the one whose recordings ingest stores samples for.
-//! Switching is refused while a recording runs, so no recording ever outlives its experiment.
+//! Switching is refused while a recording runs, so no recording ever outlives its experiment —
+//! the store checks and switches in one step, so a recording starting at the same moment
+//! cannot slip in between.
 
 use super::experiments::view;
 use crate::access::{self, Need};
@@ -9,12 +11,15 @@ use actix_web::{post, web, HttpResponse};
 use srs_common::auth::Caller;
 use srs_common::error::Problem;
 use srs_common::events::{enabled_sensors, ExperimentActivated, ExperimentDeactivated, EXPERIMENT_ACTIVATED, EXPERIMENT_DEACTIVATED};
+use srs_common::store::{StoreError, NOT_ACTIVE};
 use srs_common::{ApiError, AppContext};
 
-async fn refuse_while_recording(context: &AppContext) -> Result<(), ApiError> {
-    match context.store.running_recording().await? {
-        Some(recording) => Err(ApiError::conflict("recording_running", format!("recording {} is running; stop it first", recording.id))),
-        None => Ok(()),
+/// The store's conflict as the API names it.
+fn conflict(error: StoreError) -> ApiError {
+    match error {
+        StoreError::Conflict(detail) if detail == NOT_ACTIVE => ApiError::conflict("not_active", "this experiment is not the active one"),
+        StoreError::Conflict(detail) => ApiError::conflict("recording_running", detail),
+        other => other.into(),
     }
 }
 
@@ -28,9 +33,8 @@ async fn refuse_while_recording(context: &AppContext) -> Result<(), ApiError> {
 #[post("/api/v1/experiments/{id}/activate")]
 pub async fn activate(context: web::Data<AppContext>, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let experiment = access::experiment(&context, &caller, &id, Need::Manage).await?;
-    refuse_while_recording(&context).await?;
     let config = context.store.get_sensor_config(&experiment.sensor_config_id).await?;
-    let previous = context.store.set_active_experiment(Some(&experiment.id)).await?;
+    let previous = context.store.set_active_experiment(Some(&experiment.id)).await.map_err(conflict)?;
     if let Some(previous) = previous.as_ref().filter(|p| **p != experiment.id) {
         publish(&context, EXPERIMENT_DEACTIVATED, &ExperimentDeactivated { experiment_id: previous.clone() }).await;
     }
@@ -56,11 +60,7 @@ pub async fn activate(context: web::Data<AppContext>, caller: Caller, id: web::P
 #[post("/api/v1/experiments/{id}/deactivate")]
 pub async fn deactivate(context: web::Data<AppContext>, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let experiment = access::experiment(&context, &caller, &id, Need::Manage).await?;
-    refuse_while_recording(&context).await?;
-    if context.store.active_experiment_id().await?.as_deref() != Some(&experiment.id) {
-        return Err(ApiError::conflict("not_active", "this experiment is not the active one"));
-    }
-    context.store.set_active_experiment(None).await?;
+    context.store.deactivate_experiment(&experiment.id).await.map_err(conflict)?;
     publish(&context, EXPERIMENT_DEACTIVATED, &ExperimentDeactivated { experiment_id: experiment.id.clone() }).await;
     tracing::info!(experiment.id = %experiment.id, by = %caller.id, "experiment deactivated");
     Ok(HttpResponse::Ok().json(view(&context, experiment).await?))

@@ -113,6 +113,7 @@ pub async fn create(context: web::Data<AppContext>, caller: Caller, body: JsonBo
         participants: Vec::new(),
         created_at: srs_common::time::now(),
         version: 0,
+        samples_deleted_at: None,
     };
     context.store.insert_experiment(&experiment).await?;
     tracing::info!(experiment.id = %experiment.id, by = %caller.id, "experiment created");

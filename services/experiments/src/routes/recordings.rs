@@ -12,7 +12,7 @@ use srs_common::events::{enabled_sensors, RecordingStarted, RecordingStopped, RE
 use srs_common::http::validate::unknown_id;
 use srs_common::http::JsonBody;
 use srs_common::model::{new_id, Recording};
-use srs_common::store::StoreError;
+use srs_common::store::{StoreError, NOT_ACTIVE};
 use srs_common::{ApiError, AppContext};
 use utoipa::{IntoParams, ToSchema};
 
@@ -54,9 +54,6 @@ pub async fn start(context: web::Data<AppContext>, caller: Caller, body: JsonBod
         Some(task_id) => Some(experiment.task(task_id).ok_or_else(|| unknown_id("task_id", "task in this experiment"))?),
         None => None,
     };
-    if context.store.active_experiment_id().await?.as_deref() != Some(&experiment.id) {
-        return Err(ApiError::conflict("experiment_not_active", "activate the experiment before recording"));
-    }
     let recording = Recording {
         id: new_id(),
         experiment_id: experiment.id.clone(),
@@ -65,7 +62,11 @@ pub async fn start(context: web::Data<AppContext>, caller: Caller, body: JsonBod
         started_at: srs_common::time::now(),
         stopped_at: None,
     };
+    // The store checks that the experiment is active and nothing records, in one step.
     match context.store.start_recording(&recording).await {
+        Err(StoreError::Conflict(detail)) if detail == NOT_ACTIVE => {
+            return Err(ApiError::conflict("experiment_not_active", "activate the experiment before recording"))
+        }
         Err(StoreError::Conflict(_)) => return Err(ApiError::conflict("recording_running", "a recording is already running")),
         other => other?,
     }

@@ -3,12 +3,15 @@
 //! accident.
 
 use crate::access::{self, Need};
+use crate::coverage;
 use actix_web::{delete, get, web, HttpResponse};
 use serde::{Deserialize, Serialize};
 use srs_common::auth::Caller;
-use srs_common::error::Problem;
-use srs_common::model::{ExportStatus, Role};
+use srs_common::error::{FieldProblem, Problem};
+use srs_common::model::{Experiment, Role, SampleStat};
+use srs_common::store::StoreError;
 use srs_common::{ApiError, AppContext};
+use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -33,6 +36,28 @@ pub struct DeleteOptions {
     /// Delete even what no completed export covers.
     #[serde(default)]
     pub force: bool,
+}
+
+/// 409 naming, per participant, how many samples no completed export covers.
+fn not_covered(experiment: &Experiment, missing: &BTreeMap<String, Vec<SampleStat>>) -> ApiError {
+    let code = |id: &str| experiment.participant(id).map_or_else(|| id.to_owned(), |p| p.code.clone());
+    let detail = missing
+        .iter()
+        .map(|(participant, groups)| {
+            format!("{}: {} samples not in any completed export", code(participant), groups.iter().map(|g| g.count).sum::<u64>())
+        })
+        .collect::<Vec<_>>()
+        .join("; ");
+    let errors = missing
+        .values()
+        .flatten()
+        .map(|g| FieldProblem {
+            index: None,
+            field: Some(format!("{}/{}/{}", code(&g.participant_id), g.date, g.sensor_type)),
+            message: format!("{} samples not in any completed export", g.count),
+        })
+        .collect();
+    ApiError::conflict("unexported_samples", format!("{detail}; export them first, or delete with force=true")).with_errors(errors)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -66,7 +91,8 @@ pub async fn stats(context: web::Data<AppContext>, caller: Caller, id: web::Path
 }
 
 /// Delete every sample of the experiment (admins). Refused while one of its recordings runs,
-/// and — unless `force=true` — when samples arrived after the last completed export.
+/// and — unless `force=true` — while a completed export does not cover every sample (an export
+/// of some participants, days or sensor types covers only those).
 #[utoipa::path(delete, path = "/api/v1/experiments/{id}/samples", tag = "samples", security(("bearer" = [])), params(DeleteOptions), responses(
     (status = 200, body = Deleted),
     (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -85,25 +111,28 @@ pub async fn remove(
     if context.store.running_recording().await?.is_some_and(|r| r.experiment_id == experiment.id) {
         return Err(ApiError::conflict("recording_running", "a recording of this experiment is running; stop it first"));
     }
+    let groups = context.store.sample_stats(&experiment.id).await?;
+    let total: u64 = groups.iter().map(|s| s.count).sum();
     if !options.force {
-        if let Some(latest) = context.store.latest_received_at(&experiment.id).await? {
-            let exported_until = context
-                .store
-                .list_exports(Some(&experiment.id))
-                .await?
-                .into_iter()
-                .filter(|e| e.status == ExportStatus::Done)
-                .filter_map(|e| e.covers_received_until)
-                .max();
-            if exported_until.is_none_or(|until| until < latest) {
-                return Err(ApiError::conflict(
-                    "unexported_samples",
-                    "samples were recorded after the last completed export; export them first, or delete with force=true",
-                ));
-            }
+        let exports = context.store.list_exports(Some(&experiment.id)).await?;
+        let missing = coverage::uncovered(&groups, &exports, experiment.samples_deleted_at);
+        if !missing.is_empty() {
+            return Err(not_covered(&experiment, &missing));
         }
     }
-    let deleted = context.store.delete_samples(&experiment.id).await?;
+    // Exports made until now cover none of what is recorded after this delete.
+    let at = srs_common::time::now();
+    let mark = move |e: &mut srs_common::model::Experiment| {
+        e.samples_deleted_at = Some(at);
+        Ok(())
+    };
+    context.store.update_experiment(&experiment.id, &mark).await?;
+    let deleted = match context.store.delete_samples(&experiment.id, Some(total)).await {
+        Err(StoreError::Conflict(detail)) => {
+            return Err(ApiError::conflict("samples_changed", format!("samples arrived while deleting ({detail}); check and try again")))
+        }
+        other => other?,
+    };
     tracing::warn!(experiment.id = %experiment.id, deleted, forced = options.force, by = %caller.id, "samples deleted");
     Ok(HttpResponse::Ok().json(Deleted { deleted }))
 }

@@ -10,6 +10,7 @@ use srs_common::events::{enabled_sensors, SensorConfigChanged, SENSOR_CONFIG_CHA
 use srs_common::http::{Check, JsonBody};
 use srs_common::model::{new_id, ConfiguredSensor, Role, SensorConfig};
 use srs_common::sensors::SensorType;
+use srs_common::store::StoreError;
 use srs_common::{ApiError, AppContext};
 use utoipa::ToSchema;
 
@@ -72,9 +73,37 @@ pub async fn create(context: web::Data<AppContext>, caller: Caller, body: JsonBo
         })
         .collect();
     let now = srs_common::time::now();
-    let config = SensorConfig { id: new_id(), name, sensors, created_at: now, updated_at: now };
+    let config = SensorConfig { id: new_id(), name, sensors, created_at: now, updated_at: now, version: 0 };
     context.store.insert_sensor_config(&config).await?;
     Ok(HttpResponse::Created().json(config))
+}
+
+/// Applies `change` to `config`; 422 naming every sensor the config does not have.
+fn apply(config: &mut SensorConfig, change: &SensorConfigChange) -> Result<(), ApiError> {
+    let unknown: Vec<FieldProblem> = change
+        .sensors
+        .iter()
+        .enumerate()
+        .filter(|(_, switch)| !config.sensors.iter().any(|s| s.id == switch.id))
+        .map(|(index, switch)| FieldProblem {
+            index: Some(index),
+            field: Some(format!("sensors[{index}].id")),
+            message: format!("no sensor {} in this config", switch.id),
+        })
+        .collect();
+    if let Some(first) = unknown.first() {
+        return Err(ApiError::unprocessable("unknown_id", first.message.clone()).with_errors(unknown));
+    }
+    for switch in &change.sensors {
+        if let Some(sensor) = config.sensors.iter_mut().find(|s| s.id == switch.id) {
+            sensor.enabled = switch.enabled;
+        }
+    }
+    if let Some(name) = &change.name {
+        config.name = name.clone();
+    }
+    config.updated_at = srs_common::time::now();
+    Ok(())
 }
 
 /// Every sensor config.
@@ -110,29 +139,16 @@ pub async fn update(
     caller.require(&[Role::Admin, Role::Experimenter])?;
     let change = body.into_inner();
     Check::new().optional_text("name", change.name.as_deref(), MAX_NAME_CHARS).finish()?;
-    let mut config = config_or_404(&context, &id).await?;
-    let unknown: Vec<FieldProblem> = change
-        .sensors
-        .iter()
-        .enumerate()
-        .filter(|(_, switch)| !config.sensors.iter().any(|s| s.id == switch.id))
-        .map(|(index, switch)| FieldProblem {
-            index: Some(index),
-            field: Some(format!("sensors[{index}].id")),
-            message: format!("no sensor {} in this config", switch.id),
-        })
-        .collect();
-    if let Some(first) = unknown.first() {
-        return Err(ApiError::unprocessable("unknown_id", first.message.clone()).with_errors(unknown));
-    }
-    for switch in &change.sensors {
-        if let Some(sensor) = config.sensors.iter_mut().find(|s| s.id == switch.id) {
-            sensor.enabled = switch.enabled;
+    // Read, change, write only if nobody wrote in between; on a clash apply the change again
+    // to the newer config, so two operators switching different sensors both get their way.
+    let config = loop {
+        let mut config = config_or_404(&context, &id).await?;
+        apply(&mut config, &change)?;
+        match context.store.update_sensor_config(&config).await {
+            Err(StoreError::Conflict(_)) => continue,
+            other => break other?,
         }
-    }
-    config.name = change.name.unwrap_or(config.name);
-    config.updated_at = srs_common::time::now();
-    context.store.update_sensor_config(&config).await?;
+    };
     let changed = SensorConfigChanged {
         sensor_config_id: config.id.clone(),
         name: config.name.clone(),

@@ -37,7 +37,11 @@ impl Lab {
     }
 
     pub async fn start_on(bus: DynBus, settings: &[(&str, &str)]) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Self::start_in(tempfile::tempdir().expect("tempdir"), bus, settings).await
+    }
+
+    /// A lab whose SQLite file lives in `dir` (a small filesystem, say).
+    pub async fn start_in(dir: tempfile::TempDir, bus: DynBus, settings: &[(&str, &str)]) -> Self {
         let vars = settings.iter().map(|(k, v)| (k.to_string(), v.to_string()));
         let settings = Settings::load_from(dir.path(), None, vars).expect("settings");
         let store = Arc::new(srs_common::store::sqlite::SqliteStore::open(&dir.path().join("srs.db")).await.expect("store"));
@@ -123,31 +127,15 @@ impl Lab {
         answer
     }
 
-    /// Starts a recording and waits until ingest stamps samples with it.
+    /// Starts a recording. Samples posted once this returns are stored in it: the store decides
+    /// at commit, no event needs to arrive first.
     pub async fn start_recording(&self) -> String {
         let body = json!({"experiment_id": self.experiment_id, "participant_id": self.participant_id, "task_id": self.task_id});
-        let recording = self.api("POST", "/api/v1/recordings", body).await["id"].as_str().expect("id").to_owned();
-        self.wait_for_recording(Some(&recording)).await;
-        recording
+        self.api("POST", "/api/v1/recordings", body).await["id"].as_str().expect("id").to_owned()
     }
 
     pub async fn stop_recording(&self, recording: &str) -> Value {
-        let stopped = self.api("POST", &format!("/api/v1/recordings/{recording}/stop"), json!({})).await;
-        self.wait_for_recording(None).await;
-        stopped
-    }
-
-    /// Posts empty batches until ingest reports `recording` (events are asynchronous).
-    pub async fn wait_for_recording(&self, recording: Option<&str>) {
-        for _ in 0..400 {
-            let (status, answer) = self.post("/api/v1/samples", "application/json", "[]".into(), None).await;
-            assert_eq!(status, StatusCode::OK, "{answer}");
-            if answer["recording_id"].as_str() == recording {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-        panic!("ingest never saw recording {recording:?}");
+        self.api("POST", &format!("/api/v1/recordings/{recording}/stop"), json!({})).await
     }
 
     /// Posts a body; returns the status and the JSON answer.

@@ -3,9 +3,12 @@
 //! contract suite (run when `SRS_TEST_MONGODB_URI` is set). Writes use write concern majority
 //! with journaling, so an acknowledged write survives a failover.
 
+#[macro_use]
+mod transaction;
 mod samples;
 
-use super::{ExperimentUpdate, InsertOutcome, Store, StoreError, StoreResult};
+use self::transaction::Attempt;
+use super::{ExperimentUpdate, InsertOutcome, Store, StoreError, StoreResult, NOT_ACTIVE};
 use crate::model::*;
 use crate::time::Timestamp;
 use async_trait::async_trait;
@@ -13,24 +16,35 @@ use futures_util::stream::{BoxStream, TryStreamExt};
 use mongodb::bson::{self, doc, Document};
 use mongodb::error::{ErrorKind, WriteFailure};
 use mongodb::options::{Acknowledgment, DatabaseOptions, IndexOptions, ReturnDocument, WriteConcern};
-use mongodb::{Collection, Database, IndexModel};
+use mongodb::{ClientSession, Collection, Database, IndexModel};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 const DUPLICATE_KEY: i32 = 11000;
 
+/// Majority, journaled: an acknowledged write survives a failover.
+fn write_concern() -> WriteConcern {
+    WriteConcern::builder().w(Acknowledgment::Majority).journal(true).build()
+}
+
+/// The one document holding the active experiment and its running recording. Every change of
+/// either writes it, so concurrent switches and starts conflict instead of both succeeding.
+const STATE: &str = "state";
+const ACTIVE: &str = "active";
+
 #[derive(Clone)]
 pub struct MongoStore {
+    client: mongodb::Client,
     db: Database,
 }
 
 impl MongoStore {
-    /// Connects and creates the indexes (idempotent).
+    /// Connects and creates the indexes (idempotent). Transactions need a replica set (a
+    /// single-node one will do).
     pub async fn connect(uri: &str, database: &str) -> StoreResult<Self> {
         let client = mongodb::Client::with_uri_str(uri).await.map_err(map_error)?;
-        let concern = WriteConcern::builder().w(Acknowledgment::Majority).journal(true).build();
-        let db = client.database_with_options(database, DatabaseOptions::builder().write_concern(concern).build());
-        let store = Self { db };
+        let db = client.database_with_options(database, DatabaseOptions::builder().write_concern(write_concern()).build());
+        let store = Self { client, db };
         store.create_indexes().await?;
         Ok(store)
     }
@@ -68,6 +82,8 @@ impl MongoStore {
             ("samples", unique(doc! {"sensor": 1, "dk": 1})),
             ("samples", plain(doc! {"exp": 1, "ts": 1, "_id": 1})),
             ("samples", plain(doc! {"rec": 1})),
+            ("samples", plain(doc! {"exp": 1, "recv": -1})),
+            ("exports", plain(doc! {"status": 1})),
         ];
         for (collection, index) in indexes {
             self.db.collection::<Document>(collection).create_index(index).await.map_err(map_error)?;
@@ -100,6 +116,53 @@ impl MongoStore {
         let cursor = self.docs(collection).find(filter).sort(sort).await.map_err(map_error)?;
         let docs: Vec<Document> = cursor.try_collect().await.map_err(map_error)?;
         docs.into_iter().map(from_doc).collect()
+    }
+}
+
+impl MongoStore {
+    async fn state(&self) -> StoreResult<Option<Document>> {
+        self.docs(STATE).find_one(doc! {"_id": ACTIVE}).await.map_err(map_error)
+    }
+
+    /// Inside a transaction: the experiment must be the active one with nothing recording.
+    async fn start_in(&self, session: &mut ClientSession, recording: &Recording, document: Document) -> Result<(), Attempt> {
+        let idle_and_active = doc! {"_id": ACTIVE, "experiment_id": &recording.experiment_id, "recording_id": bson::Bson::Null};
+        let claimed =
+            self.docs(STATE).update_one(idle_and_active, doc! {"$set": {"recording_id": &recording.id}}).session(&mut *session).await?;
+        if claimed.matched_count == 0 {
+            let state = self.docs(STATE).find_one(doc! {"_id": ACTIVE}).session(&mut *session).await?;
+            let active = state.as_ref().and_then(|s| s.get_str("experiment_id").ok());
+            return Err(Attempt::Store(if active == Some(recording.experiment_id.as_str()) {
+                StoreError::Conflict("a recording is already running".into())
+            } else {
+                StoreError::Conflict(NOT_ACTIVE.into())
+            }));
+        }
+        self.docs("recordings").insert_one(document).session(&mut *session).await?;
+        Ok(())
+    }
+
+    /// Inside a transaction: marks the recording stopped and frees the state document.
+    async fn stop_in(&self, session: &mut ClientSession, id: &str, at: Timestamp) -> Result<Recording, Attempt> {
+        let stopped = self
+            .docs("recordings")
+            .find_one_and_update(doc! {"_id": id, "running": true}, doc! {"$set": {"running": false, "stopped_at": to_bson(&at)?}})
+            .return_document(ReturnDocument::After)
+            .session(&mut *session)
+            .await?;
+        let Some(stopped) = stopped else {
+            let exists = self.docs("recordings").find_one(doc! {"_id": id}).session(&mut *session).await?.is_some();
+            return Err(Attempt::Store(if exists {
+                StoreError::Conflict("the recording has already stopped".into())
+            } else {
+                StoreError::NotFound("recording".into())
+            }));
+        };
+        self.docs(STATE)
+            .update_one(doc! {"_id": ACTIVE, "recording_id": id}, doc! {"$set": {"recording_id": bson::Bson::Null}})
+            .session(&mut *session)
+            .await?;
+        Ok(from_doc(stopped)?)
     }
 }
 
@@ -242,8 +305,23 @@ impl Store for MongoStore {
     async fn list_sensor_configs(&self) -> StoreResult<Vec<SensorConfig>> {
         self.find_all("sensor_configs", doc! {}, doc! {"_id": 1}).await
     }
-    async fn update_sensor_config(&self, config: &SensorConfig) -> StoreResult<()> {
-        self.replace("sensor_configs", &config.id, config, "sensor config").await
+    async fn update_sensor_config(&self, config: &SensorConfig) -> StoreResult<SensorConfig> {
+        let updated = SensorConfig { version: config.version + 1, ..config.clone() };
+        // Configs written before versions existed have none: they count as version 0.
+        let read_version = config.version as i64;
+        let filter = if read_version == 0 {
+            doc! {"_id": &config.id, "$or": [{"version": 0_i64}, {"version": {"$exists": false}}]}
+        } else {
+            doc! {"_id": &config.id, "version": read_version}
+        };
+        let result = self.docs("sensor_configs").replace_one(filter, with_id(&updated, &config.id)?).await.map_err(map_error)?;
+        if result.matched_count == 1 {
+            return Ok(updated);
+        }
+        match self.get_sensor_config(&config.id).await? {
+            Some(_) => Err(StoreError::Conflict("the sensor config was changed meanwhile".into())),
+            None => Err(StoreError::NotFound("sensor config".into())),
+        }
     }
 
     async fn insert_experiment(&self, experiment: &Experiment) -> StoreResult<()> {
@@ -270,26 +348,49 @@ impl Store for MongoStore {
         }
     }
     async fn set_active_experiment(&self, id: Option<&str>) -> StoreResult<Option<String>> {
-        let state = self.docs("state");
+        let state = self.docs(STATE);
+        let idle = doc! {"_id": ACTIVE, "recording_id": bson::Bson::Null};
         let previous = match id {
             Some(id) => {
                 if self.get_experiment(id).await?.is_none() {
                     return Err(StoreError::NotFound("experiment".into()));
                 }
+                // With a recording running the filter matches nothing and the upsert's insert
+                // collides with the existing document: a duplicate key, i.e. a conflict.
                 state
-                    .find_one_and_update(doc! {"_id": "active"}, doc! {"$set": {"experiment_id": id}})
+                    .find_one_and_update(idle, doc! {"$set": {"experiment_id": id, "recording_id": bson::Bson::Null}})
                     .upsert(true)
                     .return_document(ReturnDocument::Before)
                     .await
-                    .map_err(map_error)?
+                    .map_err(|e| match map_error(e) {
+                        StoreError::Duplicate(_) => StoreError::Conflict("a recording is running; stop it first".into()),
+                        other => other,
+                    })?
             }
-            None => state.find_one_and_delete(doc! {"_id": "active"}).await.map_err(map_error)?,
+            None => {
+                let removed = state.find_one_and_delete(idle).await.map_err(map_error)?;
+                if removed.is_none() && self.state().await?.is_some_and(|s| s.get_str("recording_id").is_ok()) {
+                    return Err(StoreError::Conflict("a recording is running; stop it first".into()));
+                }
+                removed
+            }
         };
         Ok(previous.and_then(|d| d.get_str("experiment_id").ok().map(str::to_owned)))
     }
+    async fn deactivate_experiment(&self, id: &str) -> StoreResult<()> {
+        let filter = doc! {"_id": ACTIVE, "experiment_id": id, "recording_id": bson::Bson::Null};
+        if self.docs(STATE).find_one_and_delete(filter).await.map_err(map_error)?.is_some() {
+            return Ok(());
+        }
+        match self.state().await? {
+            Some(state) if state.get_str("experiment_id") == Ok(id) => {
+                Err(StoreError::Conflict("a recording is running; stop it first".into()))
+            }
+            _ => Err(StoreError::Conflict(NOT_ACTIVE.into())),
+        }
+    }
     async fn active_experiment_id(&self) -> StoreResult<Option<String>> {
-        let state = self.docs("state").find_one(doc! {"_id": "active"}).await.map_err(map_error)?;
-        Ok(state.and_then(|d| d.get_str("experiment_id").ok().map(str::to_owned)))
+        Ok(self.state().await?.and_then(|d| d.get_str("experiment_id").ok().map(str::to_owned)))
     }
 
     async fn start_recording(&self, recording: &Recording) -> StoreResult<()> {
@@ -298,24 +399,16 @@ impl Store for MongoStore {
         }
         let mut document = with_id(recording, &recording.id)?;
         document.insert("running", recording.stopped_at.is_none());
-        self.docs("recordings").insert_one(document).await.map_err(|e| match map_error(e) {
-            StoreError::Duplicate(_) => StoreError::Conflict("a recording is already running".into()),
-            other => other,
-        })?;
-        Ok(())
+        if recording.stopped_at.is_some() {
+            // History (a restore or an import), not a start.
+            return self.docs("recordings").insert_one(document).await.map(|_| ()).map_err(duplicate_as("recording"));
+        }
+        let mut session = self.client.start_session().await.map_err(map_error)?;
+        in_transaction!(session, self.start_in(&mut session, recording, document.clone()))
     }
     async fn stop_recording(&self, id: &str, at: Timestamp) -> StoreResult<Recording> {
-        let stopped = self
-            .docs("recordings")
-            .find_one_and_update(doc! {"_id": id, "running": true}, doc! {"$set": {"running": false, "stopped_at": to_bson(&at)?}})
-            .return_document(ReturnDocument::After)
-            .await
-            .map_err(map_error)?;
-        match stopped {
-            Some(document) => from_doc(document),
-            None if self.get_recording(id).await?.is_some() => Err(StoreError::Conflict("the recording has already stopped".into())),
-            None => Err(StoreError::NotFound("recording".into())),
-        }
+        let mut session = self.client.start_session().await.map_err(map_error)?;
+        in_transaction!(session, self.stop_in(&mut session, id, at))
     }
     async fn get_recording(&self, id: &str) -> StoreResult<Option<Recording>> {
         self.find_one("recordings", doc! {"_id": id}).await
@@ -351,13 +444,37 @@ impl Store for MongoStore {
     async fn get_export(&self, id: &str) -> StoreResult<Option<ExportRecord>> {
         self.find_one("exports", doc! {"_id": id}).await
     }
+    async fn claim_export(&self, claim: &ClaimRequest) -> StoreResult<ExportClaim> {
+        // Optimistic: decide on the record as read, write only if it is still what was read.
+        loop {
+            let record = self.get_export(&claim.export_id).await?.ok_or_else(|| StoreError::NotFound("export".into()))?;
+            let as_read = doc! {
+                "_id": &record.id, "status": to_bson(&record.status)?, "owner": record.owner.as_deref(),
+                "lease_until_ns": record.lease_until_ns, "attempts": i64::from(record.attempts),
+            };
+            let outcome = super::claim_outcome(record, claim);
+            let ExportClaim::Claimed(claimed) = &outcome else { return Ok(outcome) };
+            let result = self.docs("exports").replace_one(as_read, with_id(claimed, &claimed.id)?).await.map_err(map_error)?;
+            if result.matched_count == 1 {
+                return Ok(outcome);
+            }
+        }
+    }
+    async fn update_claimed_export(&self, export: &ExportRecord, owner: &str) -> StoreResult<()> {
+        let filter = doc! {"_id": &export.id, "status": "running", "owner": owner};
+        let result = self.docs("exports").replace_one(filter, with_id(export, &export.id)?).await.map_err(map_error)?;
+        if result.matched_count == 0 {
+            return Err(StoreError::Conflict("another attempt runs this export now".into()));
+        }
+        Ok(())
+    }
     async fn list_exports(&self, experiment_id: Option<&str>) -> StoreResult<Vec<ExportRecord>> {
         let filter = experiment_id.map_or_else(|| doc! {}, |id| doc! {"experiment_id": id});
         self.find_all("exports", filter, doc! {"_id": -1}).await
     }
 
     async fn insert_samples(&self, samples: Vec<NewSample>) -> StoreResult<InsertOutcome> {
-        samples::insert(&self.docs("samples"), &samples).await
+        samples::insert(self, &samples).await
     }
     async fn count_samples(&self, query: &SampleQuery) -> StoreResult<u64> {
         self.docs("samples").count_documents(samples::filter(query)).await.map_err(map_error)
@@ -378,9 +495,17 @@ impl Store for MongoStore {
     fn stream_samples(&self, query: SampleQuery) -> BoxStream<'static, StoreResult<Vec<StoredSample>>> {
         samples::stream(self.docs("samples"), query)
     }
-    async fn delete_samples(&self, experiment_id: &str) -> StoreResult<u64> {
+    async fn delete_samples(&self, experiment_id: &str, expected: Option<u64>) -> StoreResult<u64> {
         if self.get_experiment(experiment_id).await?.is_none() {
             return Err(StoreError::NotFound("experiment".into()));
+        }
+        // Not one transaction (a delete of millions of documents outgrows one): the caller
+        // refuses while the experiment records, so nothing should arrive in between.
+        if let Some(expected) = expected {
+            let stored = self.docs("samples").count_documents(doc! {"exp": experiment_id}).await.map_err(map_error)?;
+            if stored != expected {
+                return Err(StoreError::Conflict(format!("the experiment has {stored} samples now, not {expected}")));
+            }
         }
         let result = self.docs("samples").delete_many(doc! {"exp": experiment_id}).await.map_err(map_error)?;
         Ok(result.deleted_count)

@@ -1,27 +1,33 @@
-//! Samples in MongoDB. One document per sample; the unique index on (sensor, dk) deduplicates,
-//! where `dk` is `i:<client id>` or `t:<ts>`.
+//! Samples in MongoDB. One document per sample; the unique index on (sensor, dk) backs the
+//! deduplication, where `dk` is `i:<client id>` or `t:<ts>`; inserts run in a transaction.
 
-use super::map_error;
-use crate::model::{NewSample, SampleQuery, SampleStat, StoredSample};
+use super::transaction::Attempt;
+use super::{map_error, MongoStore};
+use crate::model::{NewSample, Recording, RecordingStamp, SampleQuery, SampleStat, SensorConfig, StoredSample};
 use crate::store::paging::keyset_stream;
-use crate::store::{InsertOutcome, StoreError, StoreResult, SAMPLE_CHUNK};
+use crate::store::{InsertOutcome, SampleFate, StoreError, StoreResult, SAMPLE_CHUNK};
 use crate::time::day_to_date;
 use futures_util::stream::{BoxStream, TryStreamExt};
 use mongodb::bson::{doc, oid::ObjectId, Bson, Document};
-use mongodb::error::ErrorKind;
+use mongodb::ClientSession;
 use mongodb::Collection;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 const NS_PER_DAY: i64 = 86_400_000_000_000;
 
-fn to_document(sample: &NewSample) -> StoreResult<Document> {
+/// The deduplication key: `i:<client id>` or `t:<ts>`.
+fn dedup_key(sample: &NewSample) -> String {
+    match &sample.sample_id {
+        Some(id) => format!("i:{id}"),
+        None => format!("t:{}", sample.ts),
+    }
+}
+
+fn to_document(sample: &NewSample, stamp: &RecordingStamp, dedup_key: String) -> StoreResult<Document> {
     let values: serde_json::Value =
         serde_json::from_str(&sample.values).map_err(|e| StoreError::Internal(format!("sample values: {e}")))?;
     let values = Bson::try_from(values).map_err(|e| StoreError::Internal(format!("sample values: {e}")))?;
-    let dedup_key = match &sample.sample_id {
-        Some(id) => format!("i:{id}"),
-        None => format!("t:{}", sample.ts),
-    };
-    let stamp = &sample.stamp;
     Ok(doc! {
         "exp": &stamp.experiment_id, "rec": &stamp.recording_id, "part": &stamp.participant_id, "task": stamp.task_id.as_deref(),
         "sensor": &*sample.sensor_id, "type": &*sample.sensor_type, "ts": sample.ts, "recv": sample.received_at,
@@ -29,30 +35,108 @@ fn to_document(sample: &NewSample) -> StoreResult<Document> {
     })
 }
 
-pub(super) async fn insert(samples_collection: &Collection<Document>, samples: &[NewSample]) -> StoreResult<InsertOutcome> {
+/// Inserts the batch in one transaction together with the recording counters. Duplicates are
+/// found by reading the keys that exist (a duplicate-key error would abort the transaction),
+/// and the running recording is read inside the same transaction, so a stop committed before
+/// it began is seen.
+pub(super) async fn insert(store: &MongoStore, samples: &[NewSample]) -> StoreResult<InsertOutcome> {
     if samples.is_empty() {
         return Ok(InsertOutcome::default());
     }
-    let documents = samples.iter().map(to_document).collect::<StoreResult<Vec<_>>>()?;
-    let mut stored = vec![true; samples.len()];
-    match samples_collection.insert_many(documents).ordered(false).await {
-        Ok(_) => {}
-        Err(error) => {
-            let ErrorKind::InsertMany(failure) = &*error.kind else { return Err(map_error(error)) };
-            if failure.write_concern_error.is_some() {
-                return Err(map_error(error));
-            }
-            for write_error in failure.write_errors.iter().flatten() {
-                if write_error.code != super::DUPLICATE_KEY {
-                    return Err(StoreError::Internal(format!("insert sample {}: {}", write_error.index, write_error.message)));
-                }
-                if let Some(flag) = stored.get_mut(write_error.index) {
-                    *flag = false;
-                }
+    let mut session = store.client.start_session().await.map_err(map_error)?;
+    in_transaction!(session, insert_in(store, &mut session, samples))
+}
+
+/// The running recording's stamp and the sensors its experiment's config enables.
+async fn running(store: &MongoStore, session: &mut ClientSession) -> Result<Option<(Arc<RecordingStamp>, HashSet<String>)>, Attempt> {
+    let Some(recording) = store.docs("recordings").find_one(doc! {"running": true}).session(&mut *session).await? else {
+        return Ok(None);
+    };
+    let recording: Recording = super::from_doc(recording)?;
+    let experiment = store.docs("experiments").find_one(doc! {"_id": &recording.experiment_id}).session(&mut *session).await?;
+    let config_id = experiment.as_ref().and_then(|e| e.get_str("sensor_config_id").ok()).unwrap_or_default().to_owned();
+    let config = store.docs("sensor_configs").find_one(doc! {"_id": config_id}).session(&mut *session).await?;
+    let enabled = match config {
+        Some(config) => {
+            let config: SensorConfig = super::from_doc(config)?;
+            config.sensors.into_iter().filter(|s| s.enabled).map(|s| s.id).collect()
+        }
+        None => HashSet::new(),
+    };
+    Ok(Some((Arc::new(recording.stamp()), enabled)))
+}
+
+async fn insert_in(store: &MongoStore, session: &mut ClientSession, samples: &[NewSample]) -> Result<InsertOutcome, Attempt> {
+    let running = if samples.iter().any(|s| s.stamp.is_none()) { running(store, session).await? } else { None };
+    // Every recording a stamp names must exist.
+    let named: HashSet<&str> = samples.iter().filter_map(|s| s.stamp.as_ref()).map(|s| s.recording_id.as_str()).collect();
+    for id in &named {
+        if store.docs("recordings").find_one(doc! {"_id": *id}).projection(doc! {"_id": 1}).session(&mut *session).await?.is_none() {
+            return Err(StoreError::NotFound(format!("recording {id}")).into());
+        }
+    }
+    // Each sample's recording (or none), with its dedup key.
+    let mut targets: Vec<Option<(&RecordingStamp, String)>> = Vec::with_capacity(samples.len());
+    let mut keys_by_sensor: HashMap<&str, Vec<String>> = HashMap::new();
+    for sample in samples {
+        let stamp = match (&sample.stamp, &running) {
+            (Some(stamp), _) => Some(&**stamp),
+            (None, Some((stamp, enabled))) if enabled.contains(&*sample.sensor_id) => Some(&**stamp),
+            (None, _) => None,
+        };
+        let target = stamp.map(|stamp| (stamp, dedup_key(sample)));
+        if let Some((_, key)) = &target {
+            keys_by_sensor.entry(&sample.sensor_id).or_default().push(key.clone());
+        }
+        targets.push(target);
+    }
+    let mut taken: HashSet<(String, String)> = HashSet::new();
+    if !keys_by_sensor.is_empty() {
+        let any_of: Vec<Document> = keys_by_sensor.iter().map(|(sensor, keys)| doc! {"sensor": *sensor, "dk": {"$in": keys}}).collect();
+        let mut existing = store
+            .docs("samples")
+            .find(doc! {"$or": any_of})
+            .projection(doc! {"sensor": 1, "dk": 1, "_id": 0})
+            .session(&mut *session)
+            .await?;
+        while let Some(found) = existing.next(&mut *session).await {
+            let found = found?;
+            if let (Ok(sensor), Ok(key)) = (found.get_str("sensor"), found.get_str("dk")) {
+                taken.insert((sensor.to_owned(), key.to_owned()));
             }
         }
     }
-    Ok(InsertOutcome { stored })
+    let mut fates = Vec::with_capacity(samples.len());
+    let mut documents = Vec::new();
+    let mut per_recording: HashMap<&str, (i64, i64)> = HashMap::new();
+    for (sample, target) in samples.iter().zip(targets) {
+        let Some((stamp, key)) = target else {
+            fates.push(SampleFate::NotRecorded);
+            continue;
+        };
+        // `insert` is false for a key already stored or met earlier in this batch.
+        if !taken.insert((sample.sensor_id.to_string(), key.clone())) {
+            fates.push(SampleFate::Duplicate);
+            continue;
+        }
+        documents.push(to_document(sample, stamp, key)?);
+        fates.push(SampleFate::Stored);
+        let entry = per_recording.entry(&stamp.recording_id).or_insert((0, i64::MIN));
+        entry.0 += 1;
+        entry.1 = entry.1.max(sample.received_at);
+    }
+    if !documents.is_empty() {
+        store.docs("samples").insert_many(documents).session(&mut *session).await?;
+    }
+    // Also what makes a concurrent stop of the recording conflict with this batch.
+    for (recording, (count, newest)) in per_recording {
+        store
+            .docs("recordings")
+            .update_one(doc! {"_id": recording}, doc! {"$inc": {"sample_count": count}, "$max": {"last_received_at": newest}})
+            .session(&mut *session)
+            .await?;
+    }
+    Ok(InsertOutcome { fates, recording_id: running.map(|(stamp, _)| stamp.recording_id.clone()) })
 }
 
 pub(super) fn filter(query: &SampleQuery) -> Document {

@@ -27,13 +27,14 @@ pub(super) fn query_docs<T: DeserializeOwned>(conn: &Connection, sql: &str, para
     docs.map(|doc| from_doc(&doc.map_err(map_error)?)).collect()
 }
 
-/// Unique-key violations become `Duplicate`, a locked database `Unavailable`.
+/// Unique-key violations become `Duplicate`, a locked database `Unavailable`, a full disk `Full`.
 pub(super) fn map_error(error: rusqlite::Error) -> StoreError {
     use rusqlite::ErrorCode;
     match &error {
         rusqlite::Error::SqliteFailure(failure, message) => match failure.code {
             ErrorCode::ConstraintViolation => StoreError::Duplicate(message.clone().unwrap_or_else(|| "row".into())),
-            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Unavailable(error.to_string()),
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked | ErrorCode::SystemIoFailure => StoreError::Unavailable(error.to_string()),
+            ErrorCode::DiskFull => StoreError::Full(error.to_string()),
             _ => StoreError::Internal(error.to_string()),
         },
         _ => StoreError::Internal(error.to_string()),

@@ -17,6 +17,7 @@ use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 /// How many idle reader connections are kept open.
@@ -36,6 +37,9 @@ pub struct SqliteStore {
 struct Inner {
     path: PathBuf,
     synchronous: SqliteSynchronous,
+    /// The last write found the disk full: `ping` then checks with a write of its own, so the
+    /// store reports not-ready until space returns (a read alone would still succeed).
+    disk_full: AtomicBool,
     writer: Mutex<SampleWriter>,
     readers: Mutex<Vec<Connection>>,
 }
@@ -68,7 +72,9 @@ impl SqliteStore {
                 .map_err(|e| StoreError::Unavailable(format!("open {}: {e}", path.display())))?;
             schema::migrate(&mut conn).map_err(map_error)?;
             let writer = Mutex::new(SampleWriter::new(conn));
-            Ok(Self { inner: Arc::new(Inner { path, synchronous, writer, readers: Mutex::new(Vec::new()) }) })
+            Ok(Self {
+                inner: Arc::new(Inner { path, synchronous, disk_full: AtomicBool::new(false), writer, readers: Mutex::new(Vec::new()) }),
+            })
         })
         .await
         .map_err(|e| StoreError::Internal(format!("open task failed: {e}")))?
@@ -81,11 +87,17 @@ impl SqliteStore {
     /// Runs `f` on the writer connection off the async runtime.
     async fn write<T: Send + 'static>(&self, f: impl FnOnce(&mut SampleWriter) -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
         let inner = self.inner.clone();
-        run_blocking(move || {
+        let result = run_blocking(move || {
             let mut writer = inner.writer.lock().map_err(|_| StoreError::Internal("writer lock poisoned".into()))?;
             f(&mut writer)
         })
-        .await
+        .await;
+        match &result {
+            Ok(_) => self.inner.disk_full.store(false, Ordering::Relaxed),
+            Err(StoreError::Full(_)) => self.inner.disk_full.store(true, Ordering::Relaxed),
+            Err(_) => {}
+        }
+        result
     }
 
     /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`, so it holds the database's write
@@ -131,6 +143,16 @@ async fn run_blocking<T: Send + 'static>(f: impl FnOnce() -> StoreResult<T> + Se
     tokio::task::spawn_blocking(f).await.map_err(|e| StoreError::Internal(format!("store task failed: {e}")))?
 }
 
+/// `Conflict` while a recording runs (inside the caller's transaction).
+fn refuse_while_recording(tx: &rusqlite::Transaction<'_>) -> StoreResult<()> {
+    let running: Option<String> =
+        tx.query_row("SELECT id FROM recordings WHERE running = 1", [], |r| r.get(0)).optional().map_err(map_error)?;
+    match running {
+        Some(id) => Err(StoreError::Conflict(format!("recording {id} is running; stop it first"))),
+        None => Ok(()),
+    }
+}
+
 fn expect_changed(changed: usize, what: &str) -> StoreResult<()> {
     if changed == 0 {
         Err(StoreError::NotFound(what.to_string()))
@@ -146,6 +168,15 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
+        if self.inner.disk_full.load(Ordering::Relaxed) {
+            let now = crate::time::now_ns();
+            return self
+                .transact(move |tx| {
+                    tx.execute("INSERT OR REPLACE INTO write_probe (slot, at) VALUES (1, ?1)", [now]).map_err(map_error)?;
+                    Ok(())
+                })
+                .await;
+        }
         self.read(|c| c.query_row("SELECT 1", [], |_| Ok(())).map_err(map_error)).await
     }
 
@@ -306,13 +337,25 @@ impl Store for SqliteStore {
         self.read(|c| query_docs(c, "SELECT doc FROM sensor_configs ORDER BY key", [])).await
     }
 
-    async fn update_sensor_config(&self, config: &SensorConfig) -> StoreResult<()> {
-        let (id, doc) = (config.id.clone(), to_doc(config)?);
+    async fn update_sensor_config(&self, config: &SensorConfig) -> StoreResult<SensorConfig> {
+        let read_version = config.version as i64;
+        let updated = SensorConfig { version: config.version + 1, ..config.clone() };
+        let (id, doc) = (config.id.clone(), to_doc(&updated)?);
         self.transact(move |tx| {
-            expect_changed(
-                tx.execute("UPDATE sensor_configs SET doc = ?2 WHERE id = ?1", params![id, doc]).map_err(map_error)?,
-                "sensor config",
-            )
+            let changed = tx
+                .execute(
+                    "UPDATE sensor_configs SET doc = ?2 WHERE id = ?1 AND COALESCE(json_extract(doc, '$.version'), 0) = ?3",
+                    params![id, doc, read_version],
+                )
+                .map_err(map_error)?;
+            if changed == 0 {
+                let exists = tx.query_row("SELECT 1 FROM sensor_configs WHERE id = ?1", [&id], |_| Ok(())).optional().map_err(map_error)?;
+                return Err(match exists {
+                    Some(()) => StoreError::Conflict("the sensor config was changed meanwhile".into()),
+                    None => StoreError::NotFound("sensor config".into()),
+                });
+            }
+            Ok(updated)
         })
         .await
     }
@@ -361,6 +404,7 @@ impl Store for SqliteStore {
     async fn set_active_experiment(&self, id: Option<&str>) -> StoreResult<Option<String>> {
         let id = id.map(str::to_owned);
         self.transact(move |tx| {
+            refuse_while_recording(tx)?;
             let previous: Option<String> = tx.query_row("SELECT experiment_id FROM active_experiment WHERE slot = 1", [], |r| r.get(0)).optional().map_err(map_error)?;
             match id {
                 Some(id) => {
@@ -383,6 +427,19 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn deactivate_experiment(&self, id: &str) -> StoreResult<()> {
+        let id = id.to_owned();
+        self.transact(move |tx| {
+            refuse_while_recording(tx)?;
+            let changed = tx.execute("DELETE FROM active_experiment WHERE experiment_id = ?1", [id]).map_err(map_error)?;
+            if changed == 0 {
+                return Err(StoreError::Conflict(super::NOT_ACTIVE.into()));
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn active_experiment_id(&self) -> StoreResult<Option<String>> {
         self.read(|c| {
             c.query_row("SELECT experiment_id FROM active_experiment WHERE slot = 1", [], |r| r.get(0)).optional().map_err(map_error)
@@ -399,6 +456,14 @@ impl Store for SqliteStore {
                 .optional()
                 .map_err(map_error)?
                 .ok_or_else(|| StoreError::NotFound("experiment".into()))?;
+            let active: Option<String> = tx
+                .query_row("SELECT experiment_id FROM active_experiment WHERE slot = 1", [], |r| r.get(0))
+                .optional()
+                .map_err(map_error)?;
+            // A stopped recording is history (a restore or an import), not a start.
+            if recording.stopped_at.is_none() && active.as_deref() != Some(recording.experiment_id.as_str()) {
+                return Err(StoreError::Conflict(super::NOT_ACTIVE.into()));
+            }
             let running = i64::from(recording.stopped_at.is_none());
             tx.execute(
                 "INSERT INTO recordings (id, experiment_key, participant_id, task_id, running, doc) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -507,6 +572,37 @@ impl Store for SqliteStore {
         self.read(move |c| query_doc(c, "SELECT doc FROM exports WHERE id = ?1", [id])).await
     }
 
+    async fn claim_export(&self, claim: &ClaimRequest) -> StoreResult<ExportClaim> {
+        let claim = claim.clone();
+        self.transact(move |tx| {
+            let found: Option<ExportRecord> = query_doc(tx, "SELECT doc FROM exports WHERE id = ?1", [&claim.export_id])?;
+            let record = found.ok_or_else(|| StoreError::NotFound("export".into()))?;
+            let outcome = super::claim_outcome(record, &claim);
+            if let ExportClaim::Claimed(claimed) = &outcome {
+                tx.execute("UPDATE exports SET doc = ?2 WHERE id = ?1", params![claimed.id, to_doc(claimed)?]).map_err(map_error)?;
+            }
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn update_claimed_export(&self, export: &ExportRecord, owner: &str) -> StoreResult<()> {
+        let (id, doc, owner) = (export.id.clone(), to_doc(export)?, owner.to_owned());
+        self.transact(move |tx| {
+            let changed = tx
+                .execute(
+                    "UPDATE exports SET doc = ?2 WHERE id = ?1 AND json_extract(doc, '$.status') = 'running' AND json_extract(doc, '$.owner') = ?3",
+                    params![id, doc, owner],
+                )
+                .map_err(map_error)?;
+            if changed == 0 {
+                return Err(StoreError::Conflict("another attempt runs this export now".into()));
+            }
+            Ok(())
+        })
+        .await
+    }
+
     async fn list_exports(&self, experiment_id: Option<&str>) -> StoreResult<Vec<ExportRecord>> {
         let id = experiment_id.map(str::to_owned);
         self.read(move |c| match id {
@@ -561,9 +657,9 @@ impl Store for SqliteStore {
         })
     }
 
-    async fn delete_samples(&self, experiment_id: &str) -> StoreResult<u64> {
+    async fn delete_samples(&self, experiment_id: &str, expected: Option<u64>) -> StoreResult<u64> {
         let id = experiment_id.to_owned();
-        self.transact(move |tx| samples::delete(tx, &id)).await
+        self.transact(move |tx| samples::delete(tx, &id, expected)).await
     }
 }
 

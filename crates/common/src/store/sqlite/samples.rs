@@ -2,13 +2,13 @@
 //! time-ordered, keyset-paginated reads used by export.
 
 use super::docs::map_error;
-use crate::model::{NewSample, SampleQuery, SampleStat, StoredSample};
+use crate::model::{NewSample, SampleQuery, SampleStat, SensorConfig, StoredSample};
 use crate::store::paging::keyset_stream;
-use crate::store::{InsertOutcome, StoreError, StoreResult, SAMPLE_CHUNK};
+use crate::store::{InsertOutcome, SampleFate, StoreError, StoreResult, SAMPLE_CHUNK};
 use crate::time::day_to_date;
 use futures_util::stream::BoxStream;
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 
@@ -22,41 +22,73 @@ pub(super) struct SampleWriter {
     sensor_keys: HashMap<Arc<str>, i64>,
     /// recording id -> (recording key, experiment key)
     recording_keys: HashMap<String, (i64, i64)>,
+    /// The sensors a config enables: re-read only when the config changes.
+    enabled: Option<EnabledSensors>,
+}
+
+/// The sensors one version of a config enables: ((config key, version), sensor ids).
+type EnabledSensors = ((i64, i64), Arc<HashSet<String>>);
+
+/// The recording running at commit, as the insert's own transaction reads it.
+struct Running {
+    recording: i64,
+    experiment: i64,
+    id: String,
+    enabled: Arc<HashSet<String>>,
 }
 
 impl SampleWriter {
     pub(super) fn new(conn: Connection) -> Self {
-        Self { conn, sensor_keys: HashMap::new(), recording_keys: HashMap::new() }
+        Self { conn, sensor_keys: HashMap::new(), recording_keys: HashMap::new(), enabled: None }
     }
 
     pub(super) fn insert(&mut self, samples: &[NewSample]) -> StoreResult<InsertOutcome> {
-        let Self { conn, sensor_keys, recording_keys } = self;
+        let Self { conn, sensor_keys, recording_keys, enabled } = self;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_error)?;
-        let mut stored = Vec::with_capacity(samples.len());
+        // Read inside the write transaction: no start or stop can commit between this read and
+        // the inserts, so the edges of a recording are exact.
+        let running = if samples.iter().any(|s| s.stamp.is_none()) { running_recording(&tx, enabled)? } else { None };
+        let mut fates = Vec::with_capacity(samples.len());
+        // Sensor keys this transaction creates join the cache only once it commits: a key
+        // cached from a rolled-back transaction (a full disk) would point at no sensor.
+        let mut new_sensor_keys: HashMap<Arc<str>, i64> = HashMap::new();
         // Stored count and newest receive time per recording key, applied once per batch.
         let mut per_recording: HashMap<i64, (i64, i64)> = HashMap::new();
         {
             let mut insert = tx.prepare_cached(INSERT_SAMPLE).map_err(map_error)?;
             let mut last_stamp: Option<(&Arc<crate::model::RecordingStamp>, (i64, i64))> = None;
             for sample in samples {
-                // Batches almost always share one recording: skip the lookup when it repeats.
-                let (recording, experiment) = match last_stamp {
-                    Some((stamp, keys)) if Arc::ptr_eq(stamp, &sample.stamp) => keys,
-                    _ => {
-                        let keys = recording_key(&tx, recording_keys, &sample.stamp.recording_id)?;
-                        last_stamp = Some((&sample.stamp, keys));
-                        keys
-                    }
+                let keys = match (&sample.stamp, &running) {
+                    (None, Some(running)) if running.enabled.contains(&*sample.sensor_id) => Some((running.recording, running.experiment)),
+                    (None, _) => None,
+                    // Batches almost always share one recording: skip the lookup when it repeats.
+                    (Some(stamp), _) => Some(match last_stamp {
+                        Some((last, keys)) if Arc::ptr_eq(last, stamp) => keys,
+                        _ => {
+                            let keys = recording_key(&tx, recording_keys, &stamp.recording_id)?;
+                            last_stamp = Some((stamp, keys));
+                            keys
+                        }
+                    }),
                 };
-                let sensor = sensor_key(&tx, sensor_keys, sample)?;
+                let Some((recording, experiment)) = keys else {
+                    fates.push(SampleFate::NotRecorded);
+                    continue;
+                };
+                let sensor = match sensor_keys.get(&*sample.sensor_id) {
+                    Some(key) => *key,
+                    None => sensor_key(&tx, &mut new_sensor_keys, sample)?,
+                };
                 let changed = insert
                     .execute(params![experiment, recording, sensor, sample.ts, sample.received_at, sample.sample_id, sample.values])
                     .map_err(map_error)?;
-                stored.push(changed == 1);
                 if changed == 1 {
+                    fates.push(SampleFate::Stored);
                     let entry = per_recording.entry(recording).or_insert((0, i64::MIN));
                     entry.0 += 1;
                     entry.1 = entry.1.max(sample.received_at);
+                } else {
+                    fates.push(SampleFate::Duplicate);
                 }
             }
             let mut bump = tx
@@ -67,8 +99,41 @@ impl SampleWriter {
             }
         }
         tx.commit().map_err(map_error)?;
-        Ok(InsertOutcome { stored })
+        sensor_keys.extend(new_sensor_keys);
+        Ok(InsertOutcome { fates, recording_id: running.map(|r| r.id) })
     }
+}
+
+/// The running recording and the sensors its experiment's config enables, if one runs.
+fn running_recording(tx: &Transaction<'_>, enabled: &mut Option<EnabledSensors>) -> StoreResult<Option<Running>> {
+    let found = tx
+        .prepare_cached(
+            "SELECT r.key, r.experiment_key, r.id, c.key, COALESCE(json_extract(c.doc, '$.version'), 0)
+             FROM recordings r JOIN experiments e ON e.key = r.experiment_key
+             LEFT JOIN sensor_configs c ON c.id = json_extract(e.doc, '$.sensor_config_id')
+             WHERE r.running = 1",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_row([], |r| {
+                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<i64>>(3)?, r.get::<_, i64>(4)?))
+            })
+            .optional()
+        })
+        .map_err(map_error)?;
+    let Some((recording, experiment, id, config_key, version)) = found else { return Ok(None) };
+    let sensors = match (config_key, &*enabled) {
+        (None, _) => Arc::new(HashSet::new()),
+        (Some(key), Some((cached, sensors))) if *cached == (key, version) => sensors.clone(),
+        (Some(key), _) => {
+            let doc: String = tx.query_row("SELECT doc FROM sensor_configs WHERE key = ?1", [key], |r| r.get(0)).map_err(map_error)?;
+            let config: SensorConfig =
+                serde_json::from_str(&doc).map_err(|e| StoreError::Internal(format!("sensor config document: {e}")))?;
+            let sensors = Arc::new(config.sensors.into_iter().filter(|s| s.enabled).map(|s| s.id).collect::<HashSet<_>>());
+            *enabled = Some(((key, version), sensors.clone()));
+            sensors
+        }
+    };
+    Ok(Some(Running { recording, experiment, id, enabled: sensors }))
 }
 
 fn recording_key(tx: &Transaction<'_>, cache: &mut HashMap<String, (i64, i64)>, recording_id: &str) -> StoreResult<(i64, i64)> {
@@ -219,10 +284,19 @@ pub(super) fn read_chunk(conn: &Connection, chunk: &ChunkQuery) -> StoreResult<C
     Ok((samples, last))
 }
 
-pub(super) fn delete(tx: &Transaction<'_>, experiment_id: &str) -> StoreResult<u64> {
+pub(super) fn delete(tx: &Transaction<'_>, experiment_id: &str, expected: Option<u64>) -> StoreResult<u64> {
     let key: Option<i64> =
         tx.query_row("SELECT key FROM experiments WHERE id = ?1", [experiment_id], |r| r.get(0)).optional().map_err(map_error)?;
     let Some(key) = key else { return Err(StoreError::NotFound("experiment".into())) };
+    if let Some(expected) = expected {
+        // The per-recording counters move in the same transactions as the inserts.
+        let stored: i64 = tx
+            .query_row("SELECT COALESCE(SUM(sample_count), 0) FROM recordings WHERE experiment_key = ?1", [key], |r| r.get(0))
+            .map_err(map_error)?;
+        if stored as u64 != expected {
+            return Err(StoreError::Conflict(format!("the experiment has {stored} samples now, not {expected}")));
+        }
+    }
     let deleted = tx.execute("DELETE FROM samples WHERE experiment = ?1", [key]).map_err(map_error)?;
     tx.execute("UPDATE recordings SET sample_count = 0, last_received_at = NULL WHERE experiment_key = ?1", [key]).map_err(map_error)?;
     Ok(deleted as u64)

@@ -104,6 +104,13 @@ CREATE TABLE refresh_tokens (
 CREATE INDEX refresh_tokens_by_family ON refresh_tokens (family_id);
 CREATE INDEX refresh_tokens_by_user ON refresh_tokens (user_id);
 "#,
+    r#"
+-- One row rewritten by the readiness check while the disk was last found full.
+CREATE TABLE write_probe (
+    slot INTEGER PRIMARY KEY CHECK (slot = 1),
+    at INTEGER NOT NULL
+);
+"#,
 ];
 
 /// Pragmas for every connection. WAL lets readers run beside the one writer (and other
