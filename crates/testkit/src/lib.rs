@@ -3,6 +3,7 @@
 //! test RabbitMQ; check an export with pyarrow; a lab with recorded samples (`lab`).
 
 pub mod lab;
+pub mod small_disk;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};

@@ -171,7 +171,7 @@ async fn export_in_this_process(setup: &str) {
         experiment_id,
         ("bench", "bench"),
         &ExportFilter::default(),
-        |_, _| {},
+        |_, _| std::ops::ControlFlow::Continue(()),
     )
     .await
     .expect("export");

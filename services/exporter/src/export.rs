@@ -16,6 +16,7 @@ use srs_common::sensors::SensorCatalog;
 use srs_common::store::{DynStore, StoreError};
 use srs_common::time::day_to_date;
 use std::io::Write;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -37,6 +38,9 @@ pub enum ExportError {
     /// No worker will finish the job (they died, or the broker gave up on it).
     #[error("{0}")]
     Abandoned(String),
+    /// The progress callback asked to stop (a shutdown, or the job was taken over).
+    #[error("the export was stopped before it finished")]
+    Stopped,
 }
 
 /// What was exported.
@@ -91,7 +95,8 @@ pub fn sample_query(experiment_id: &str, filter: &ExportFilter) -> Result<Sample
 }
 
 /// Runs the export (`attempt` names this run's partial directory: one per attempt, see
-/// [`partial_dir`]). `progress(rows_written, rows_total)` is called after every chunk. On
+/// [`partial_dir`]). `progress(rows_written, rows_total)` is called after every chunk and once
+/// before the export is made final; `Break` stops it with [`ExportError::Stopped`]. On
 /// failure (or if the future is dropped) nothing that looks finished is left: the partial
 /// directory is removed, or removed by the next run of the same export.
 pub async fn export_experiment(
@@ -101,7 +106,7 @@ pub async fn export_experiment(
     experiment_id: &str,
     (export_id, attempt): (&str, &str),
     filter: &ExportFilter,
-    progress: impl FnMut(u64, u64),
+    progress: impl FnMut(u64, u64) -> ControlFlow<()>,
 ) -> Result<Exported, ExportError> {
     let experiment = store.get_experiment(experiment_id).await?.ok_or_else(|| ExportError::UnknownExperiment(experiment_id.to_owned()))?;
     check_filter(&experiment, sensors, filter)?;
@@ -145,7 +150,7 @@ async fn write_export(
     experiment: &Experiment,
     (export_id, attempt): (&str, &str),
     filter: &ExportFilter,
-    mut progress: impl FnMut(u64, u64),
+    mut progress: impl FnMut(u64, u64) -> ControlFlow<()>,
 ) -> Result<Exported, ExportError> {
     let query = sample_query(&experiment.id, filter)?;
     let rows_total = store.count_samples(&query).await?;
@@ -183,7 +188,11 @@ async fn write_export(
             if sender.send(Handover::Rows(chunk)).await.is_err() {
                 break; // the writer failed; its error is reported below
             }
-            progress(written_rows.load(Ordering::Relaxed), rows_total);
+            if progress(written_rows.load(Ordering::Relaxed), rows_total).is_break() {
+                // Without `End` the writer finishes nothing; it is joined below, so the
+                // partial directory is removed only once nothing writes into it any more.
+                return Err(ExportError::Stopped);
+            }
         }
         let _ = sender.send(Handover::End).await;
         Ok::<(), ExportError>(())
@@ -193,7 +202,9 @@ async fn write_export(
     let written = writer.await.map_err(|e| ExportError::Io(dir.display().to_string(), std::io::Error::other(e)))??;
     read_result?;
     let written = written.ok_or_else(|| ExportError::Io(dir.display().to_string(), std::io::Error::other("the writer stopped early")))?;
-    progress(rows, rows_total);
+    if progress(rows, rows_total).is_break() {
+        return Err(ExportError::Stopped);
+    }
     let mut covered = Vec::with_capacity(written.len());
     for ((participant_id, day, sensor_type), file) in written {
         covered.push(SampleStat { participant_id, date: day_to_date(day), sensor_type, count: file.rows });

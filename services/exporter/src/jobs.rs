@@ -1,9 +1,12 @@
 //! Export jobs. The API records a job (`queued`) and puts `export.requested` on the durable work
-//! queue; workers take one job at a time each, run the export and acknowledge the job only once
-//! it is complete. A crash mid-job hands the job back (the broker redelivers it; on the
-//! in-process bus it is re-enqueued from the store at start-up) and the export starts over. A
-//! job failing again and again ends `failed` with its error and is dead-lettered; a job that can
-//! never succeed (its experiment is gone, its filter no longer fits) fails at once.
+//! queue; workers take one job at a time each and acknowledge it only once it is complete.
+//! Each delivery first claims the job in the store (one attempt at a time, under a lease it
+//! renews every second), so a redelivered copy of a job still running is dropped and two
+//! attempts never share files. A crash mid-job hands the job back (the broker redelivers it; on
+//! the in-process bus it is re-enqueued from the store at start-up; the reconciler queues it
+//! again once the dead attempt's lease lapses) and the export starts over. A job failing again
+//! and again ends `failed` with its error and is dead-lettered; a job that can never succeed
+//! (its experiment is gone, its filter no longer fits) fails at once.
 
 use crate::{export_experiment, ExportError, Exported};
 use srs_common::bus::{BusError, Event, JobHandler, Worker};
@@ -12,6 +15,7 @@ use srs_common::model::{new_id, ClaimRequest, ExportClaim, ExportRecord, ExportS
 use srs_common::shutdown::Background;
 use srs_common::store::StoreError;
 use srs_common::AppContext;
+use std::ops::ControlFlow;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -117,7 +121,7 @@ impl ExportJobs {
             Outcome::Interrupted => {
                 let mut record = claimed.record.clone();
                 record.status = ExportStatus::Queued;
-                self.save(&record, &claimed.owner).await;
+                let _ = self.save(&record, &claimed.owner).await;
                 Err("interrupted by a shutdown; the job runs again".into())
             }
             Outcome::LostClaim => {
@@ -140,7 +144,8 @@ impl ExportJobs {
         Duration::from_secs(self.context.settings.exporter.lease_secs)
     }
 
-    /// Runs the export, renewing the claim and reporting progress about once a second.
+    /// Runs the export, renewing the claim and reporting progress about once a second. A
+    /// shutdown or a lost claim stops it after the chunk in hand, its partial files removed.
     async fn run(&self, claimed: &Claimed) -> Outcome {
         let (progress, watched) = watch::channel((0u64, 0u64));
         let stop_reporting = CancellationToken::new();
@@ -154,7 +159,7 @@ impl ExportJobs {
             lost.clone(),
         ));
         let (context, record) = (&self.context, &claimed.record);
-        let export = export_experiment(
+        let result = export_experiment(
             &context.store,
             &context.sensors,
             &self.root,
@@ -163,17 +168,22 @@ impl ExportJobs {
             &record.filter,
             |rows, total| {
                 progress.send_replace((rows, total));
+                if self.interrupt.is_cancelled() || lost.is_cancelled() {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
             },
-        );
-        let outcome = tokio::select! {
-            result = export => Outcome::Done(result),
-            _ = self.interrupt.cancelled() => Outcome::Interrupted,
-            _ = lost.cancelled() => Outcome::LostClaim,
-        };
+        )
+        .await;
         // The reporter finishes its write in hand before the final status is written.
         stop_reporting.cancel();
         let _ = reporter.await;
-        outcome
+        match result {
+            _ if lost.is_cancelled() => Outcome::LostClaim,
+            Err(ExportError::Stopped) => Outcome::Interrupted,
+            result => Outcome::Done(result),
+        }
     }
 
     /// Finds jobs that no worker will finish and settles them: a job whose worker died (its
@@ -182,35 +192,43 @@ impl ExportJobs {
     /// (Dead letters themselves stay in their queue for an admin to look at.)
     async fn reconcile(&self) {
         let limit = self.context.settings.bus.job_delivery_limit;
-        let records = match self.context.store.list_exports(None).await {
+        let running = match self.context.store.list_running_exports().await {
             Ok(records) => records,
             Err(error) => return tracing::warn!(%error, "cannot look for abandoned export jobs"),
         };
         let now = srs_common::time::now_ns();
-        let abandoned = records.iter().filter(|r| r.status == ExportStatus::Running && r.lease_until_ns.is_none_or(|until| until < now));
-        for record in abandoned {
-            if record.attempts >= limit {
-                let why = format!("its worker stopped during each of {} attempts", record.attempts);
-                self.settle(&record.id, &why).await;
-            } else if let Err(error) = self.enqueue(record).await {
-                tracing::warn!(export.id = %record.id, %error, "cannot queue an abandoned export job again");
+        for record in running.iter().filter(|r| r.lease_until_ns.is_none_or(|until| until < now)) {
+            // Taking the job over is the store's decision, like any claim: if its worker came
+            // back to life (or another reconciler was first), this is `Busy` and changes nothing.
+            // The reconciler's own lease ends at once, so a worker may claim the job right away.
+            let owner = format!("reconciler-{}", new_id());
+            let request = ClaimRequest { export_id: record.id.clone(), owner: owner.clone(), now_ns: now, lease_until_ns: now };
+            let Ok(ExportClaim::Claimed(mut taken)) = self.context.store.claim_export(&request).await else { continue };
+            taken.attempts -= 1; // taking over is not an attempt
+            let claimed = Claimed { record: taken, owner };
+            if claimed.record.attempts >= limit {
+                let why = format!("its worker stopped during each of {} attempts", claimed.record.attempts);
+                let _ = self.finish_failed(claimed, &ExportError::Abandoned(why), false).await;
             } else {
-                tracing::warn!(export.id = %record.id, attempt = record.attempts, "export job abandoned by its worker; queued again");
+                self.requeue(claimed).await;
             }
         }
     }
 
-    /// Marks the job failed with `why`, unless it finished or another worker holds it.
-    async fn settle(&self, export_id: &str, why: &str) {
-        let owner = format!("reconciler-{}", new_id());
-        match self.claim(export_id, &owner).await {
-            Ok(ExportClaim::Claimed(record)) => {
-                let claimed = Claimed { record, owner };
-                let error = ExportError::Abandoned(why.to_owned());
-                let _ = self.finish_failed(claimed, &error, false).await;
-            }
-            Ok(_) | Err(StoreError::NotFound(_)) => {}
-            Err(error) => tracing::warn!(export.id = %export_id, %error, "cannot settle an export job"),
+    /// Puts a job taken over from a dead worker back on the queue. The message goes first: if
+    /// it cannot be sent the job stays `running` under a lapsed lease and the next round tries
+    /// again; once sent, the record says `queued`, so later rounds leave it alone.
+    async fn requeue(&self, claimed: Claimed) {
+        let Claimed { mut record, owner } = claimed;
+        if let Err(error) = self.enqueue(&record).await {
+            return tracing::warn!(export.id = %record.id, %error, "cannot queue an abandoned export job again");
+        }
+        record.status = ExportStatus::Queued;
+        record.owner = None;
+        record.lease_until_ns = None;
+        // A conflict means a worker already claimed the new message: nothing more to do.
+        if self.save(&record, &owner).await {
+            tracing::warn!(export.id = %record.id, attempt = record.attempts, "export job abandoned by its worker; queued again");
         }
     }
 
@@ -245,7 +263,7 @@ impl ExportJobs {
             let mut record = claimed.record.clone();
             record.status = ExportStatus::Queued;
             record.error = Some(format!("attempt {attempts} of {limit} failed: {error}"));
-            self.save(&record, &claimed.owner).await;
+            let _ = self.save(&record, &claimed.owner).await;
             tracing::warn!(export.id = %record.id, attempt = attempts, %error, "export failed; it runs again");
             // Give a passing problem (a full disk being cleaned up, a store restart) time.
             let backoff = Duration::from_secs(u64::from(attempts));
@@ -265,7 +283,10 @@ impl ExportJobs {
             _ => format!("failed {} times; last error: {error}", record.attempts),
         });
         record.finished_at = Some(srs_common::time::now());
-        self.save(&record, &owner).await;
+        if !self.save(&record, &owner).await {
+            // Another attempt holds the job now: its outcome is the one to report.
+            return Ok(());
+        }
         tracing::error!(export.id = %record.id, attempts = record.attempts, %error, "export failed");
         let failed = ExportFailed {
             export_id: record.id.clone(),
@@ -281,9 +302,18 @@ impl ExportJobs {
         }
     }
 
-    async fn save(&self, record: &ExportRecord, owner: &str) {
-        if let Err(error) = self.context.store.update_claimed_export(record, owner).await {
-            tracing::error!(export.id = %record.id, %error, "cannot record the export job's state");
+    /// Writes the record while `owner` holds the job; false if it was not written.
+    async fn save(&self, record: &ExportRecord, owner: &str) -> bool {
+        match self.context.store.update_claimed_export(record, owner).await {
+            Ok(()) => true,
+            Err(StoreError::Conflict(_)) => {
+                tracing::info!(export.id = %record.id, "another attempt holds the export job now; this one's state is not recorded");
+                false
+            }
+            Err(error) => {
+                tracing::error!(export.id = %record.id, %error, "cannot record the export job's state");
+                false
+            }
         }
     }
 

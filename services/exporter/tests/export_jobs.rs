@@ -220,3 +220,28 @@ async fn a_job_failing_every_time_ends_failed_and_dead_lettered() {
     assert_eq!(dead[0].payload["export_id"], view["id"]);
     app.stop().await;
 }
+
+/// The export directory's disk fills up: the job fails with an error that says so, leaves no
+/// files behind, and the next export works once space is freed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_on_a_full_disk_fails_cleanly_and_the_next_one_works() {
+    let disk = srs_testkit::small_disk::SmallDisk::mount("4m");
+    let dir = disk.path().join("exports");
+    let app = App::start(&[("SRS__EXPORTER__DIR", &dir.display().to_string()), ("SRS__BUS__JOB_DELIVERY_LIMIT", "2")]).await;
+    app.lab.record(0, 2_000).await;
+    let filler = disk.fill();
+    let view = app.export_and_wait(json!({"experiment_id": app.lab.experiment.id})).await;
+    assert_eq!((view["status"].as_str(), view["attempts"].as_u64()), (Some("failed"), Some(2)), "{view}");
+    let error = view["error"].as_str().unwrap_or_default();
+    assert!(error.starts_with("failed 2 times") && error.contains("No space left on device"), "{error}");
+    let experiment_dir = dir.join(&app.lab.experiment.id);
+    let left: Vec<_> = std::fs::read_dir(&experiment_dir).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "a failed export leaves no files: {left:?}");
+
+    std::fs::remove_file(filler).expect("free the space");
+    let view = app.export_and_wait(json!({"experiment_id": app.lab.experiment.id})).await;
+    assert_eq!(view["status"], "done", "{view}");
+    let export_dir = srs_exporter::export_dir(&dir, &app.lab.experiment.id, view["id"].as_str().expect("id"));
+    assert_eq!(support::check_with_pyarrow(&export_dir), app.lab.store_counts(|_| true).await);
+    app.stop().await;
+}

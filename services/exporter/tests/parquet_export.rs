@@ -7,6 +7,7 @@ mod support;
 use serde_json::Value;
 use srs_common::model::*;
 use srs_exporter::{export_experiment, ExportError};
+use std::ops::ControlFlow;
 use support::{check_with_pyarrow, lab, pyarrow_report};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -23,7 +24,10 @@ async fn pyarrow_reads_every_file_with_the_contract_columns_and_the_stores_count
         &lab.experiment.id,
         ("e1", "a1"),
         &ExportFilter::default(),
-        |rows, total| reported.push((rows, total)),
+        |rows, total| {
+            reported.push((rows, total));
+            ControlFlow::Continue(())
+        },
     )
     .await
     .expect("export");
@@ -76,7 +80,10 @@ async fn filters_select_exactly_the_right_rows() {
 async fn bad_requests_are_refused_and_an_empty_experiment_exports_metadata() {
     let lab = lab().await;
     let out = tempfile::tempdir().expect("out");
-    let unknown = export_experiment(&lab.store, &lab.sensors, out.path(), "nope", ("x", "a1"), &ExportFilter::default(), |_, _| {}).await;
+    let unknown = export_experiment(&lab.store, &lab.sensors, out.path(), "nope", ("x", "a1"), &ExportFilter::default(), |_, _| {
+        ControlFlow::Continue(())
+    })
+    .await;
     assert!(matches!(unknown, Err(ExportError::UnknownExperiment(_))));
     let bad_date = support::export(&lab, out.path(), ExportFilter { from: Some("2026-13-01".into()), ..Default::default() }).await;
     assert!(matches!(bad_date, Err(ExportError::BadFilter(ref m)) if m.starts_with("from")), "{bad_date:?}");
@@ -95,4 +102,28 @@ async fn bad_requests_are_refused_and_an_empty_experiment_exports_metadata() {
     let names: Vec<&str> = empty.files.iter().map(|f| f.path.as_str()).collect();
     assert_eq!(names, ["experiment.json", "logbook.json", "progress.json", "recordings.json"]);
     assert!(check_with_pyarrow(&empty.dir).is_empty());
+}
+
+/// A worker told to stop (a shutdown, or its job taken over) stops after the chunk in hand and
+/// leaves nothing behind: no partial directory, no finished one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_export_leaves_no_files() {
+    let lab = lab().await;
+    lab.record(0, 20_000).await;
+    let out = tempfile::tempdir().expect("out");
+    let mut chunks = 0;
+    let stopped =
+        export_experiment(&lab.store, &lab.sensors, out.path(), &lab.experiment.id, ("e1", "a1"), &ExportFilter::default(), |_, _| {
+            chunks += 1;
+            if chunks < 2 {
+                ControlFlow::Continue(())
+            } else {
+                ControlFlow::Break(())
+            }
+        })
+        .await;
+    assert!(matches!(stopped, Err(ExportError::Stopped)), "{stopped:?}");
+    let experiment_dir = out.path().join(&lab.experiment.id);
+    let left: Vec<_> = std::fs::read_dir(&experiment_dir).map(|d| d.flatten().map(|e| e.file_name()).collect()).unwrap_or_default();
+    assert!(left.is_empty(), "nothing is left in {}: {left:?}", experiment_dir.display());
 }

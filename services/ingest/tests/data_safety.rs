@@ -37,12 +37,20 @@ async fn samples_without_ts_are_each_stored() {
     lab.stop().await;
 }
 
-/// 50 start/stop cycles: a sample posted right after a start's 201 is in that recording, one
-/// posted right after a stop's 200 is in none.
-async fn recording_edges_are_exact(lab: Lab) {
+/// Posts one sample to the ingest at `base`.
+async fn post_one(lab: &Lab, base: &str, sample: serde_json::Value) -> (StatusCode, serde_json::Value) {
+    let response = lab.client.post(format!("{base}/api/v1/samples")).json(&sample).send().await.expect("post");
+    let status = response.status();
+    (status, response.json().await.expect("json"))
+}
+
+/// 50 start/stop cycles: a sample posted (to the ingest at `ingest`) right after a start's 201
+/// is in that recording, one posted right after a stop's 200 is in none.
+async fn recording_edges_are_exact(lab: Lab, ingest: &str) {
     for cycle in 0..50 {
         let recording = lab.start_recording().await;
-        let (status, first) = lab.post_json(json!({"sensor_id": "door-1", "id": format!("start-{cycle}"), "values": {"open": true}})).await;
+        let (status, first) =
+            post_one(&lab, ingest, json!({"sensor_id": "door-1", "id": format!("start-{cycle}"), "values": {"open": true}})).await;
         assert_eq!(status, StatusCode::OK);
         assert_eq!(
             (first["stored"].as_u64(), first["recording_id"].as_str()),
@@ -51,7 +59,8 @@ async fn recording_edges_are_exact(lab: Lab) {
         );
         let stopped = lab.stop_recording(&recording).await;
         assert_eq!(stopped["sample_count"], 1, "cycle {cycle}");
-        let (_, after) = lab.post_json(json!({"sensor_id": "door-1", "id": format!("stop-{cycle}"), "values": {"open": false}})).await;
+        let (_, after) =
+            post_one(&lab, ingest, json!({"sensor_id": "door-1", "id": format!("stop-{cycle}"), "values": {"open": false}})).await;
         assert_eq!((after["stored"].as_u64(), after["recording_id"].is_null()), (Some(0), true), "cycle {cycle}: {after}");
         let count = lab.context.store.count_recording_samples(&recording).await.expect("count");
         assert_eq!(count, 1, "cycle {cycle}: nothing after the stop joined the recording");
@@ -62,7 +71,9 @@ async fn recording_edges_are_exact(lab: Lab) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn recording_edges_are_exact_on_the_in_process_bus() {
-    recording_edges_are_exact(Lab::start(&[]).await).await;
+    let lab = Lab::start(&[]).await;
+    let ingest = lab.url.clone();
+    recording_edges_are_exact(lab, &ingest).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -70,49 +81,41 @@ async fn recording_edges_are_exact_with_events_over_rabbitmq() {
     // The lifecycle events travel through the broker (slower than the in-process bus): ingest
     // must not need them to attribute a sample.
     let bus = srs_testkit::amqp_bus().await;
-    recording_edges_are_exact(Lab::start_on(bus, &[]).await).await;
+    let lab = Lab::start_on(bus, &[]).await;
+    let ingest = lab.url.clone();
+    recording_edges_are_exact(lab, &ingest).await;
 }
 
-/// A tmpfs mounted for one test (CI runs as root), unmounted when dropped.
-struct SmallDisk {
-    mount: tempfile::TempDir,
-}
-
-impl SmallDisk {
-    fn mount(size: &str) -> Self {
-        let mount = tempfile::tempdir().expect("mount point");
-        let status = std::process::Command::new("mount")
-            .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
-            .arg(mount.path())
-            .status()
-            .expect("run mount");
-        assert!(status.success(), "this test mounts a small tmpfs and needs root (as CI runs it)");
-        Self { mount }
-    }
-
-    /// Writes a file until the filesystem is full.
-    fn fill(&self) -> std::path::PathBuf {
-        use std::io::Write;
-        let path = self.mount.path().join("filler");
-        let mut file = std::fs::File::create(&path).expect("filler");
-        let chunk = vec![0u8; 64 * 1024];
-        while file.write_all(&chunk).is_ok() {}
-        let _ = file.sync_all();
-        path
-    }
-}
-
-impl Drop for SmallDisk {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("umount").arg("-l").arg(self.mount.path()).status();
-    }
+/// The distributed deployment: experiments here, `srs-ingest` a process of its own on the same
+/// store and RabbitMQ. Ingest learns of no start or stop before it commits, and needs not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn recording_edges_are_exact_with_ingest_in_another_process() {
+    let lab = Lab::start_on(srs_testkit::amqp_bus().await, &[]).await;
+    let data_dir = lab.db_path().parent().expect("data dir").to_path_buf();
+    let keys = tempfile::tempdir().expect("keys");
+    srs_common::auth::keys::write_pair(&keys.path().join("private.pem"), &keys.path().join("public.pem")).expect("keys");
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_srs-ingest"));
+    command
+        .current_dir(&data_dir)
+        .env_remove("SRS_ENV")
+        .env_remove("SRS_CONFIG_DIR")
+        .env("RUST_LOG", "warn")
+        .env("SRS__SERVER__LISTEN", "127.0.0.1:0")
+        .env("SRS__DATA__DIR", &data_dir)
+        .env("SRS__BUS__BACKEND", "amqp")
+        .env("SRS__BUS__AMQP_URL", srs_testkit::amqp_url())
+        .env("SRS__AUTH__JWT_PUBLIC_KEY", keys.path().join("public.pem"))
+        .env("SRS__AUTH__JWT_PRIVATE_KEY", keys.path().join("absent.pem"));
+    let (child, ingest) = srs_testkit::spawn_listening(command, "srs-ingest");
+    recording_edges_are_exact(lab, &ingest).await;
+    assert!(srs_testkit::terminate(child).success());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_disk_is_a_503_until_space_returns() {
-    let disk = SmallDisk::mount("8m");
+    let disk = srs_testkit::small_disk::SmallDisk::mount("8m");
     let bus = std::sync::Arc::new(srs_common::bus::memory::MemoryBus::new(5));
-    let lab = Lab::start_in(tempfile::tempdir_in(disk.mount.path()).expect("data dir"), bus, &[]).await;
+    let lab = Lab::start_in(tempfile::tempdir_in(disk.path()).expect("data dir"), bus, &[]).await;
     lab.start_recording().await;
     let filler = disk.fill();
     let mut acknowledged = 0;
@@ -129,7 +132,7 @@ async fn a_full_disk_is_a_503_until_space_returns() {
     }
     let (status, problem) = full.expect("the disk fills up");
     assert_eq!((status, problem["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("store_full")), "{problem}");
-    assert!(!problem["detail"].as_str().unwrap_or_default().contains(disk.mount.path().to_str().unwrap_or("/")), "no paths: {problem}");
+    assert!(!problem["detail"].as_str().unwrap_or_default().contains(disk.path().to_str().unwrap_or("/")), "no paths: {problem}");
     let ready = lab.client.get(format!("{}/readyz", lab.url)).send().await.expect("readyz");
     assert_eq!(ready.status(), StatusCode::SERVICE_UNAVAILABLE);
     let ready: serde_json::Value = ready.json().await.expect("json");

@@ -41,6 +41,7 @@ pub async fn export(settings: &Settings, args: ExportArgs, out: &Path) -> anyhow
                 eprint!("\rexported {rows} of {total} rows ({percent}%)");
                 let _ = std::io::stderr().flush();
             }
+            std::ops::ControlFlow::Continue(())
         })
         .await?;
     eprintln!();

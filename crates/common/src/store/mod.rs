@@ -148,6 +148,8 @@ pub trait Store: Send + Sync + 'static {
     async fn get_export(&self, id: &str) -> StoreResult<Option<ExportRecord>>;
     /// Newest first.
     async fn list_exports(&self, experiment_id: Option<&str>) -> StoreResult<Vec<ExportRecord>>;
+    /// Every export job whose status is `running`, of every experiment.
+    async fn list_running_exports(&self) -> StoreResult<Vec<ExportRecord>>;
 
     // --- samples ---
     /// Commits a batch in one transaction, skipping duplicates of stored samples (same sensor and
@@ -160,8 +162,6 @@ pub trait Store: Send + Sync + 'static {
     async fn count_recording_samples(&self, recording_id: &str) -> StoreResult<u64>;
     /// Counts per participant, UTC date and sensor type, sorted.
     async fn sample_stats(&self, experiment_id: &str) -> StoreResult<Vec<SampleStat>>;
-    /// The newest `received_at` of the experiment's samples, if any.
-    async fn latest_received_at(&self, experiment_id: &str) -> StoreResult<Option<i64>>;
     /// The query's samples in `ts` order, in chunks of at most [`SAMPLE_CHUNK`], with memory bounded
     /// by one chunk whatever the experiment's size.
     fn stream_samples(&self, query: SampleQuery) -> BoxStream<'static, StoreResult<Vec<StoredSample>>>;

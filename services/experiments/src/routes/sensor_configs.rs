@@ -25,6 +25,9 @@ pub struct NewSensorConfig {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SensorConfigChange {
+    /// The config's `version` the change was made on (as last read): when given and the config
+    /// has changed since, the change is refused with 409 `stale_version` instead of applied.
+    pub version: Option<u64>,
     pub name: Option<String>,
     /// Sensors to enable or disable; sensors not listed keep their state.
     #[serde(default)]
@@ -78,6 +81,16 @@ pub async fn create(context: web::Data<AppContext>, caller: Caller, body: JsonBo
     Ok(HttpResponse::Created().json(config))
 }
 
+/// How often a change is applied again to a config that changed while it was being applied.
+const UPDATE_ATTEMPTS: usize = 16;
+
+fn stale(current: &SensorConfig) -> ApiError {
+    ApiError::conflict(
+        "stale_version",
+        format!("the sensor config changed since it was read (it is at version {} now); read it again", current.version),
+    )
+}
+
 /// Applies `change` to `config`; 422 naming every sensor the config does not have.
 fn apply(config: &mut SensorConfig, change: &SensorConfigChange) -> Result<(), ApiError> {
     let unknown: Vec<FieldProblem> = change
@@ -127,6 +140,7 @@ pub async fn get(context: web::Data<AppContext>, _caller: Caller, id: web::Path<
 #[utoipa::path(put, path = "/api/v1/sensor-configs/{id}", tag = "sensor configs", security(("bearer" = [])), request_body = SensorConfigChange, responses(
     (status = 200, body = SensorConfig),
     (status = 404, body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "`version` is not the config's version any more (stale_version)", body = Problem, content_type = "application/problem+json"),
     (status = 422, description = "a sensor id is not in the config", body = Problem, content_type = "application/problem+json"),
 ))]
 #[put("/api/v1/sensor-configs/{id}")]
@@ -139,16 +153,26 @@ pub async fn update(
     caller.require(&[Role::Admin, Role::Experimenter])?;
     let change = body.into_inner();
     Check::new().optional_text("name", change.name.as_deref(), MAX_NAME_CHARS).finish()?;
-    // Read, change, write only if nobody wrote in between; on a clash apply the change again
-    // to the newer config, so two operators switching different sensors both get their way.
-    let config = loop {
+    // Read, change, write only if nobody wrote in between. Without a `version` from the
+    // client, a clash applies the change again to the newer config, so two operators switching
+    // different sensors both get their way; with one, a newer config is a 409.
+    let mut written = None;
+    for _ in 0..UPDATE_ATTEMPTS {
         let mut config = config_or_404(&context, &id).await?;
+        if change.version.is_some_and(|version| version != config.version) {
+            return Err(stale(&config));
+        }
         apply(&mut config, &change)?;
         match context.store.update_sensor_config(&config).await {
+            Err(StoreError::Conflict(_)) if change.version.is_some() => return Err(stale(&config)),
             Err(StoreError::Conflict(_)) => continue,
-            other => break other?,
+            other => {
+                written = Some(other?);
+                break;
+            }
         }
-    };
+    }
+    let config = written.ok_or_else(|| ApiError::conflict("conflict", "the sensor config keeps changing; try again"))?;
     let changed = SensorConfigChanged {
         sensor_config_id: config.id.clone(),
         name: config.name.clone(),

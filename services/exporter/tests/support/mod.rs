@@ -122,5 +122,8 @@ async fn answer(response: reqwest::Response) -> (reqwest::StatusCode, Value) {
 
 /// Exports the lab's experiment with `filter` into `root`.
 pub async fn export(lab: &Lab, root: &Path, filter: ExportFilter) -> Result<srs_exporter::Exported, ExportError> {
-    export_experiment(&lab.store, &lab.sensors, root, &lab.experiment.id, (&new_id(), "a1"), &filter, |_, _| {}).await
+    export_experiment(&lab.store, &lab.sensors, root, &lab.experiment.id, (&new_id(), "a1"), &filter, |_, _| {
+        std::ops::ControlFlow::Continue(())
+    })
+    .await
 }

@@ -82,7 +82,6 @@ impl MongoStore {
             ("samples", unique(doc! {"sensor": 1, "dk": 1})),
             ("samples", plain(doc! {"exp": 1, "ts": 1, "_id": 1})),
             ("samples", plain(doc! {"rec": 1})),
-            ("samples", plain(doc! {"exp": 1, "recv": -1})),
             ("exports", plain(doc! {"status": 1})),
         ];
         for (collection, index) in indexes {
@@ -404,7 +403,12 @@ impl Store for MongoStore {
             return self.docs("recordings").insert_one(document).await.map(|_| ()).map_err(duplicate_as("recording"));
         }
         let mut session = self.client.start_session().await.map_err(map_error)?;
-        in_transaction!(session, self.start_in(&mut session, recording, document.clone()))
+        let started: StoreResult<()> = in_transaction!(session, self.start_in(&mut session, recording, document.clone()));
+        started.map_err(|e| match e {
+            // The unique index on the running recording, if the state document missed one.
+            StoreError::Duplicate(_) => StoreError::Conflict("a recording is already running".into()),
+            other => other,
+        })
     }
     async fn stop_recording(&self, id: &str, at: Timestamp) -> StoreResult<Recording> {
         let mut session = self.client.start_session().await.map_err(map_error)?;
@@ -446,7 +450,8 @@ impl Store for MongoStore {
     }
     async fn claim_export(&self, claim: &ClaimRequest) -> StoreResult<ExportClaim> {
         // Optimistic: decide on the record as read, write only if it is still what was read.
-        loop {
+        // Each lost race means another claim landed; a few rounds settle it.
+        for _ in 0..16 {
             let record = self.get_export(&claim.export_id).await?.ok_or_else(|| StoreError::NotFound("export".into()))?;
             let as_read = doc! {
                 "_id": &record.id, "status": to_bson(&record.status)?, "owner": record.owner.as_deref(),
@@ -459,6 +464,7 @@ impl Store for MongoStore {
                 return Ok(outcome);
             }
         }
+        Err(StoreError::Conflict("the export job changed on every claim attempt".into()))
     }
     async fn update_claimed_export(&self, export: &ExportRecord, owner: &str) -> StoreResult<()> {
         let filter = doc! {"_id": &export.id, "status": "running", "owner": owner};
@@ -467,6 +473,9 @@ impl Store for MongoStore {
             return Err(StoreError::Conflict("another attempt runs this export now".into()));
         }
         Ok(())
+    }
+    async fn list_running_exports(&self) -> StoreResult<Vec<ExportRecord>> {
+        self.find_all("exports", doc! {"status": "running"}, doc! {"_id": 1}).await
     }
     async fn list_exports(&self, experiment_id: Option<&str>) -> StoreResult<Vec<ExportRecord>> {
         let filter = experiment_id.map_or_else(|| doc! {}, |id| doc! {"experiment_id": id});
@@ -487,10 +496,6 @@ impl Store for MongoStore {
     }
     async fn sample_stats(&self, experiment_id: &str) -> StoreResult<Vec<SampleStat>> {
         samples::stats(&self.docs("samples"), experiment_id).await
-    }
-    async fn latest_received_at(&self, experiment_id: &str) -> StoreResult<Option<i64>> {
-        let newest = self.docs("samples").find_one(doc! {"exp": experiment_id}).sort(doc! {"recv": -1}).await.map_err(map_error)?;
-        Ok(newest.and_then(|d| d.get_i64("recv").ok()))
     }
     fn stream_samples(&self, query: SampleQuery) -> BoxStream<'static, StoreResult<Vec<StoredSample>>> {
         samples::stream(self.docs("samples"), query)

@@ -108,7 +108,7 @@ async fn insert_in(store: &MongoStore, session: &mut ClientSession, samples: &[N
     }
     let mut fates = Vec::with_capacity(samples.len());
     let mut documents = Vec::new();
-    let mut per_recording: HashMap<&str, (i64, i64)> = HashMap::new();
+    let mut per_recording: HashMap<&str, i64> = HashMap::new();
     for (sample, target) in samples.iter().zip(targets) {
         let Some((stamp, key)) = target else {
             fates.push(SampleFate::NotRecorded);
@@ -121,20 +121,14 @@ async fn insert_in(store: &MongoStore, session: &mut ClientSession, samples: &[N
         }
         documents.push(to_document(sample, stamp, key)?);
         fates.push(SampleFate::Stored);
-        let entry = per_recording.entry(&stamp.recording_id).or_insert((0, i64::MIN));
-        entry.0 += 1;
-        entry.1 = entry.1.max(sample.received_at);
+        *per_recording.entry(&stamp.recording_id).or_default() += 1;
     }
     if !documents.is_empty() {
         store.docs("samples").insert_many(documents).session(&mut *session).await?;
     }
     // Also what makes a concurrent stop of the recording conflict with this batch.
-    for (recording, (count, newest)) in per_recording {
-        store
-            .docs("recordings")
-            .update_one(doc! {"_id": recording}, doc! {"$inc": {"sample_count": count}, "$max": {"last_received_at": newest}})
-            .session(&mut *session)
-            .await?;
+    for (recording, count) in per_recording {
+        store.docs("recordings").update_one(doc! {"_id": recording}, doc! {"$inc": {"sample_count": count}}).session(&mut *session).await?;
     }
     Ok(InsertOutcome { fates, recording_id: running.map(|(stamp, _)| stamp.recording_id.clone()) })
 }

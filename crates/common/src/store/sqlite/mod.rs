@@ -603,6 +603,11 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn list_running_exports(&self) -> StoreResult<Vec<ExportRecord>> {
+        // The same expression as the `exports_by_status` index, so the index is used.
+        self.read(|c| query_docs(c, "SELECT doc FROM exports WHERE json_extract(doc, '$.status') = 'running' ORDER BY key", [])).await
+    }
+
     async fn list_exports(&self, experiment_id: Option<&str>) -> StoreResult<Vec<ExportRecord>> {
         let id = experiment_id.map(str::to_owned);
         self.read(move |c| match id {
@@ -634,19 +639,6 @@ impl Store for SqliteStore {
     async fn sample_stats(&self, experiment_id: &str) -> StoreResult<Vec<SampleStat>> {
         let id = experiment_id.to_owned();
         self.read(move |c| samples::stats(c, &id)).await
-    }
-
-    async fn latest_received_at(&self, experiment_id: &str) -> StoreResult<Option<i64>> {
-        let id = experiment_id.to_owned();
-        self.read(move |c| {
-            c.query_row(
-                "SELECT MAX(r.last_received_at) FROM recordings r JOIN experiments e ON e.key = r.experiment_key WHERE e.id = ?1",
-                [id],
-                |r| r.get(0),
-            )
-            .map_err(map_error)
-        })
-        .await
     }
 
     fn stream_samples(&self, query: SampleQuery) -> BoxStream<'static, StoreResult<Vec<StoredSample>>> {

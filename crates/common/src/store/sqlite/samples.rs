@@ -22,12 +22,23 @@ pub(super) struct SampleWriter {
     sensor_keys: HashMap<Arc<str>, i64>,
     /// recording id -> (recording key, experiment key)
     recording_keys: HashMap<String, (i64, i64)>,
-    /// The sensors a config enables: re-read only when the config changes.
-    enabled: Option<EnabledSensors>,
+    /// What `running_recording` read before and may read again only when it changed.
+    running: RunningCache,
 }
 
-/// The sensors one version of a config enables: ((config key, version), sensor ids).
-type EnabledSensors = ((i64, i64), Arc<HashSet<String>>);
+#[derive(Default)]
+struct RunningCache {
+    /// An experiment's sensor config id, by (experiment key, experiment version).
+    config_of: Option<Versioned<Option<String>>>,
+    /// The sensor ids a config enables, by (config key, config version).
+    enabled: Option<Versioned<Arc<HashSet<String>>>>,
+}
+
+/// A value read from a row, valid while the row's (key, version) stays the same.
+struct Versioned<T> {
+    of: (i64, i64),
+    value: T,
+}
 
 /// The recording running at commit, as the insert's own transaction reads it.
 struct Running {
@@ -39,21 +50,21 @@ struct Running {
 
 impl SampleWriter {
     pub(super) fn new(conn: Connection) -> Self {
-        Self { conn, sensor_keys: HashMap::new(), recording_keys: HashMap::new(), enabled: None }
+        Self { conn, sensor_keys: HashMap::new(), recording_keys: HashMap::new(), running: RunningCache::default() }
     }
 
     pub(super) fn insert(&mut self, samples: &[NewSample]) -> StoreResult<InsertOutcome> {
-        let Self { conn, sensor_keys, recording_keys, enabled } = self;
+        let Self { conn, sensor_keys, recording_keys, running: cache } = self;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(map_error)?;
         // Read inside the write transaction: no start or stop can commit between this read and
         // the inserts, so the edges of a recording are exact.
-        let running = if samples.iter().any(|s| s.stamp.is_none()) { running_recording(&tx, enabled)? } else { None };
+        let running = if samples.iter().any(|s| s.stamp.is_none()) { running_recording(&tx, cache)? } else { None };
         let mut fates = Vec::with_capacity(samples.len());
         // Sensor keys this transaction creates join the cache only once it commits: a key
         // cached from a rolled-back transaction (a full disk) would point at no sensor.
         let mut new_sensor_keys: HashMap<Arc<str>, i64> = HashMap::new();
-        // Stored count and newest receive time per recording key, applied once per batch.
-        let mut per_recording: HashMap<i64, (i64, i64)> = HashMap::new();
+        // Stored count per recording key, applied once per batch.
+        let mut per_recording: HashMap<i64, i64> = HashMap::new();
         {
             let mut insert = tx.prepare_cached(INSERT_SAMPLE).map_err(map_error)?;
             let mut last_stamp: Option<(&Arc<crate::model::RecordingStamp>, (i64, i64))> = None;
@@ -84,18 +95,14 @@ impl SampleWriter {
                     .map_err(map_error)?;
                 if changed == 1 {
                     fates.push(SampleFate::Stored);
-                    let entry = per_recording.entry(recording).or_insert((0, i64::MIN));
-                    entry.0 += 1;
-                    entry.1 = entry.1.max(sample.received_at);
+                    *per_recording.entry(recording).or_default() += 1;
                 } else {
                     fates.push(SampleFate::Duplicate);
                 }
             }
-            let mut bump = tx
-                .prepare_cached("UPDATE recordings SET sample_count = sample_count + ?2, last_received_at = MAX(COALESCE(last_received_at, ?3), ?3) WHERE key = ?1")
-                .map_err(map_error)?;
-            for (recording, (count, newest)) in per_recording {
-                bump.execute(params![recording, count, newest]).map_err(map_error)?;
+            let mut bump = tx.prepare_cached("UPDATE recordings SET sample_count = sample_count + ?2 WHERE key = ?1").map_err(map_error)?;
+            for (recording, count) in per_recording {
+                bump.execute(params![recording, count]).map_err(map_error)?;
             }
         }
         tx.commit().map_err(map_error)?;
@@ -104,36 +111,48 @@ impl SampleWriter {
     }
 }
 
-/// The running recording and the sensors its experiment's config enables, if one runs.
-fn running_recording(tx: &Transaction<'_>, enabled: &mut Option<EnabledSensors>) -> StoreResult<Option<Running>> {
+/// The running recording and the sensors its experiment's config enables, if one runs. Runs
+/// once per batch, so it reads no JSON it does not have to: the experiment's config id is
+/// cached by the experiment's version, the enabled sensors by the config's version.
+fn running_recording(tx: &Transaction<'_>, cache: &mut RunningCache) -> StoreResult<Option<Running>> {
     let found = tx
         .prepare_cached(
-            "SELECT r.key, r.experiment_key, r.id, c.key, COALESCE(json_extract(c.doc, '$.version'), 0)
-             FROM recordings r JOIN experiments e ON e.key = r.experiment_key
-             LEFT JOIN sensor_configs c ON c.id = json_extract(e.doc, '$.sensor_config_id')
+            "SELECT r.key, r.experiment_key, r.id, e.version FROM recordings r JOIN experiments e ON e.key = r.experiment_key
              WHERE r.running = 1",
         )
-        .and_then(|mut stmt| {
-            stmt.query_row([], |r| {
-                Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, Option<i64>>(3)?, r.get::<_, i64>(4)?))
-            })
-            .optional()
-        })
+        .and_then(|mut stmt| stmt.query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, String>(2)?, r.get(3)?))).optional())
         .map_err(map_error)?;
-    let Some((recording, experiment, id, config_key, version)) = found else { return Ok(None) };
-    let sensors = match (config_key, &*enabled) {
+    let Some((recording, experiment, id, experiment_version)) = found else { return Ok(None) };
+    let config_id = match &cache.config_of {
+        Some(cached) if cached.of == (experiment, experiment_version) => cached.value.clone(),
+        _ => {
+            let config_id: Option<String> = tx
+                .query_row("SELECT json_extract(doc, '$.sensor_config_id') FROM experiments WHERE key = ?1", [experiment], |r| r.get(0))
+                .map_err(map_error)?;
+            cache.config_of = Some(Versioned { of: (experiment, experiment_version), value: config_id.clone() });
+            config_id
+        }
+    };
+    let version: Option<(i64, i64)> = match &config_id {
+        Some(config_id) => tx
+            .prepare_cached("SELECT key, COALESCE(json_extract(doc, '$.version'), 0) FROM sensor_configs WHERE id = ?1")
+            .and_then(|mut stmt| stmt.query_row([config_id], |r| Ok((r.get(0)?, r.get(1)?))).optional())
+            .map_err(map_error)?,
+        None => None,
+    };
+    let enabled = match (version, &cache.enabled) {
         (None, _) => Arc::new(HashSet::new()),
-        (Some(key), Some((cached, sensors))) if *cached == (key, version) => sensors.clone(),
-        (Some(key), _) => {
+        (Some(version), Some(cached)) if cached.of == version => cached.value.clone(),
+        (Some((key, version)), _) => {
             let doc: String = tx.query_row("SELECT doc FROM sensor_configs WHERE key = ?1", [key], |r| r.get(0)).map_err(map_error)?;
             let config: SensorConfig =
                 serde_json::from_str(&doc).map_err(|e| StoreError::Internal(format!("sensor config document: {e}")))?;
             let sensors = Arc::new(config.sensors.into_iter().filter(|s| s.enabled).map(|s| s.id).collect::<HashSet<_>>());
-            *enabled = Some(((key, version), sensors.clone()));
+            cache.enabled = Some(Versioned { of: (key, version), value: sensors.clone() });
             sensors
         }
     };
-    Ok(Some(Running { recording, experiment, id, enabled: sensors }))
+    Ok(Some(Running { recording, experiment, id, enabled }))
 }
 
 fn recording_key(tx: &Transaction<'_>, cache: &mut HashMap<String, (i64, i64)>, recording_id: &str) -> StoreResult<(i64, i64)> {
@@ -298,7 +317,7 @@ pub(super) fn delete(tx: &Transaction<'_>, experiment_id: &str, expected: Option
         }
     }
     let deleted = tx.execute("DELETE FROM samples WHERE experiment = ?1", [key]).map_err(map_error)?;
-    tx.execute("UPDATE recordings SET sample_count = 0, last_received_at = NULL WHERE experiment_key = ?1", [key]).map_err(map_error)?;
+    tx.execute("UPDATE recordings SET sample_count = 0 WHERE experiment_key = ?1", [key]).map_err(map_error)?;
     Ok(deleted as u64)
 }
 

@@ -111,6 +111,12 @@ CREATE TABLE write_probe (
     at INTEGER NOT NULL
 );
 "#,
+    r#"
+-- The exporters' reconciler looks for running jobs every few seconds.
+CREATE INDEX exports_by_status ON exports (json_extract(doc, '$.status'));
+-- Nothing reads it any more: the guarded delete compares per-group counts instead.
+ALTER TABLE recordings DROP COLUMN last_received_at;
+"#,
 ];
 
 /// Pragmas for every connection. WAL lets readers run beside the one writer (and other
