@@ -44,7 +44,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         (status = 413, description = "body over the limit or too many samples", body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "invalid samples, every one listed by index", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "store unavailable or queue full; see Retry-After", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable (store_unavailable), its disk full (store_full) or the queue full (queue_full); see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/api/v1/samples")]
 pub async fn post_samples(
@@ -58,11 +58,18 @@ pub async fn post_samples(
 
 /// Post samples of one sensor; `sensor_id` comes from the path.
 #[utoipa::path(post, path = "/api/v1/sensors/{sensor_id}/samples", tag = "ingest",
+    params(("sensor_id" = String, Path, description = "a sensor of the sensors file")),
     request_body(content = String, description = "a sample object, an array of them, or NDJSON lines", content_type = "application/json"),
     responses(
-        (status = 200, body = IngestResult),
+        (status = 200, description = "committed (or accepted for the live view only)", body = IngestResult),
+        (status = 400, description = "malformed JSON or NDJSON (line in detail)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "device token missing or unknown (when required)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "the device token is for another sensor", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "no such sensor", body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "body over the limit or too many samples", body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "invalid samples, every one listed by index", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "store unavailable (store_unavailable), its disk full (store_full) or the queue full (queue_full); see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/api/v1/sensors/{sensor_id}/samples")]
 pub async fn post_sensor_samples(

@@ -97,7 +97,7 @@ pub async fn stats(context: web::Data<AppContext>, caller: Caller, id: web::Path
     (status = 200, body = Deleted),
     (status = 403, body = Problem, content_type = "application/problem+json"),
     (status = 404, body = Problem, content_type = "application/problem+json"),
-    (status = 409, description = "unexported samples, or a recording runs", body = Problem, content_type = "application/problem+json"),
+    (status = 409, description = "samples no completed export covers (unexported_samples, listed per participant, date and sensor type), a recording runs (recording_running), or samples arrived while deleting (samples_changed)", body = Problem, content_type = "application/problem+json"),
 ))]
 #[delete("/api/v1/experiments/{id}/samples")]
 pub async fn remove(
