@@ -91,6 +91,7 @@ if [ -n "${SRS_TEST_MONGODB_URI:-}" ]; then
 else
     results+=("skip  MongoDB store contract and API suites (SRS_TEST_MONGODB_URI is not set; the GitLab pipeline runs them)")
 fi
+step "API conformance (schemathesis against srs serve)" env SRS_BIN="$PWD/target/debug/srs" scripts/api-conformance.sh
 # The smoke runs the srs binary the test run just built (a plain `cargo build` would resolve
 # features differently and rebuild half the tree).
 step "load scenario smoke (k6 against srs serve)" env SRS_BIN="$PWD/target/debug/srs" scripts/k6-smoke.sh

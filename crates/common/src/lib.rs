@@ -19,5 +19,5 @@ pub mod telemetry;
 pub mod time;
 
 pub use context::AppContext;
-pub use error::ApiError;
+pub use error::{ApiError, ErrorCode};
 pub use settings::Settings;

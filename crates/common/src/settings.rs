@@ -2,9 +2,10 @@
 //! built-in defaults -> `config/default.toml` -> `config/{SRS_ENV}.toml` -> `SRS__SECTION__KEY`.
 //! Every struct denies unknown fields; secrets are `SecretString` and never printed.
 
+use ipnet::IpNet;
 use secrecy::SecretString;
 use serde::Deserialize;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// The defaults every binary carries, so `srs serve` runs from any directory.
@@ -30,6 +31,31 @@ pub struct ServerSettings {
     pub listen: SocketAddr,
     pub shutdown_timeout_secs: u64,
     pub behind_proxy: bool,
+    /// The proxies whose `X-Forwarded-For` is believed (IP addresses or CIDR ranges).
+    #[serde(deserialize_with = "addresses_or_ranges")]
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl ServerSettings {
+    /// The proxies to read `X-Forwarded-For` from: none unless `behind_proxy` is set.
+    pub fn forwarding_proxies(&self) -> Option<&[IpNet]> {
+        self.behind_proxy.then_some(self.trusted_proxies.as_slice())
+    }
+}
+
+/// `"10.0.0.7"` means that one address, `"10.0.0.0/8"` the range.
+fn addresses_or_ranges<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D::Error> {
+    let entries = Vec::<String>::deserialize(deserializer)?;
+    entries
+        .iter()
+        .map(|entry| {
+            let entry = entry.trim();
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| serde::de::Error::custom(format!("{entry:?} is not an IP address or CIDR range")))
+        })
+        .collect()
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -164,8 +190,13 @@ impl Settings {
             builder = builder.add_source(config::File::from(file).required(false));
         }
         let vars = env_vars.into_iter().filter(|(key, _)| key.starts_with("SRS__")).collect();
-        let environment =
-            config::Environment::with_prefix("SRS").prefix_separator("__").separator("__").try_parsing(true).source(Some(vars));
+        let environment = config::Environment::with_prefix("SRS")
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("server.trusted_proxies")
+            .source(Some(vars));
         let settings: Settings =
             builder.add_source(environment).build().and_then(config::Config::try_deserialize).map_err(|e| SettingsError(e.to_string()))?;
         settings.validate()?;
@@ -272,6 +303,17 @@ mod tests {
         assert_eq!(settings.server.listen.port(), 8080);
         assert_eq!(settings.sqlite_path(), PathBuf::from("./data/srs.db"));
         assert_eq!(settings.store.sqlite_synchronous, SqliteSynchronous::Normal);
+        assert_eq!(settings.server.forwarding_proxies(), None, "X-Forwarded-For is ignored unless behind_proxy is set");
+        assert_eq!(settings.server.trusted_proxies, ["127.0.0.1/32".parse::<IpNet>().expect("net"), "::1/128".parse().expect("net")]);
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_ranges_from_the_environment() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let env = vars(&[("SRS__SERVER__BEHIND_PROXY", "true"), ("SRS__SERVER__TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.4")]);
+        let settings = Settings::load_from(dir.path(), None, env).expect("loads");
+        let want: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("net"), "192.0.2.4/32".parse().expect("net")];
+        assert_eq!(settings.server.forwarding_proxies(), Some(want.as_slice()));
     }
 
     #[test]
@@ -303,6 +345,9 @@ mod tests {
         assert!(error.to_string().contains("backend"), "{error}");
         let error = Settings::load_from(dir.path(), None, vars(&[("SRS__STORE__SQLITE_SYNCHRONOUS", "sometimes")])).expect_err("bad sync");
         assert!(error.to_string().contains("sometimes"), "{error}");
+        let error =
+            Settings::load_from(dir.path(), None, vars(&[("SRS__SERVER__TRUSTED_PROXIES", "10.0.0.0/8,proxy")])).expect_err("bad proxy");
+        assert!(error.to_string().contains("\"proxy\" is not an IP address"), "{error}");
         let error = Settings::load_from(dir.path(), None, vars(&[("SRS__BUS__HEARTBEAT_SECS", "0")])).expect_err("zero heartbeat");
         assert!(error.to_string().contains("bus.heartbeat_secs"), "{error}");
     }

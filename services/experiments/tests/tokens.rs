@@ -139,3 +139,71 @@ async fn logins_are_throttled_per_account_and_per_address() {
     assert_eq!((status, problem["code"].as_str()), (StatusCode::TOO_MANY_REQUESTS, Some("too_many_requests")));
     app.stop().await;
 }
+
+/// Ten sign-ins with a different X-Forwarded-For each, `per_address_per_minute` = 3 and a fresh
+/// account per attempt (so only the address limit can stop them): how many got past the
+/// throttle (401, not 429).
+async fn logins_let_through_with_rotating_forwarded_for(env: &[(&str, &str)], proxy_appends: Option<&str>) -> usize {
+    let bus = std::sync::Arc::new(srs_common::bus::memory::MemoryBus::new(5));
+    let limits = LoginLimits { per_account_per_minute: 100, per_address_per_minute: 3 };
+    let app = TestApp::start_with_env(Backend::Sqlite, bus, limits, env).await;
+    let mut let_through = 0;
+    for attempt in 0..10 {
+        let written_by_client = format!("198.51.100.{attempt}");
+        let forwarded = match proxy_appends {
+            Some(seen_by_proxy) => format!("{written_by_client}, {seen_by_proxy}"),
+            None => written_by_client,
+        };
+        let response = app
+            .client
+            .post(format!("{}/api/v1/auth/login", app.url))
+            .header("x-forwarded-for", forwarded)
+            .json(&json!({"username": format!("user{attempt}"), "password": "x"}))
+            .send()
+            .await
+            .expect("send");
+        if response.status() == StatusCode::UNAUTHORIZED {
+            let_through += 1;
+        } else {
+            assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+        }
+    }
+    app.stop().await;
+    let_through
+}
+
+#[tokio::test]
+async fn a_client_rotating_its_own_forwarded_for_is_still_throttled() {
+    // Straight to the service (the peer, loopback, is no trusted proxy here): the header is
+    // the client's own and is ignored.
+    let direct = [("SRS__SERVER__BEHIND_PROXY", "true"), ("SRS__SERVER__TRUSTED_PROXIES", "10.0.0.0/8")];
+    assert_eq!(logins_let_through_with_rotating_forwarded_for(&direct, None).await, 3);
+    // Through a trusted proxy (loopback, the default) that appends the address it saw: the
+    // client's own entries to the left of it do not count.
+    let proxied = [("SRS__SERVER__BEHIND_PROXY", "true")];
+    assert_eq!(logins_let_through_with_rotating_forwarded_for(&proxied, Some("203.0.113.7")).await, 3);
+    // Without behind_proxy the header is never read.
+    assert_eq!(logins_let_through_with_rotating_forwarded_for(&[], Some("203.0.113.7")).await, 3);
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_real_client_has_its_own_budget() {
+    let proxied = [("SRS__SERVER__BEHIND_PROXY", "true")];
+    // The proxy appends a different client each time: no client is over its limit. (This
+    // one fails if the header were ignored, so the test above cannot pass vacuously.)
+    let bus = std::sync::Arc::new(srs_common::bus::memory::MemoryBus::new(5));
+    let limits = LoginLimits { per_account_per_minute: 100, per_address_per_minute: 3 };
+    let app = TestApp::start_with_env(Backend::Sqlite, bus, limits, &proxied).await;
+    for attempt in 0..10 {
+        let response = app
+            .client
+            .post(format!("{}/api/v1/auth/login", app.url))
+            .header("x-forwarded-for", format!("203.0.113.{attempt}"))
+            .json(&json!({"username": format!("user{attempt}"), "password": "x"}))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {attempt}");
+    }
+    app.stop().await;
+}

@@ -73,13 +73,15 @@ pub fn sample_query(experiment_id: &str, filter: &ExportFilter) -> Result<Sample
         text.as_deref()
             .map(|t| {
                 NaiveDate::parse_from_str(t, "%Y-%m-%d")
-                    .map(|d| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp()) * 1_000_000_000)
+                    // Nanosecond times end in 2262: a later day selects nothing ("from") or
+                    // everything ("to"), which saturating arithmetic gives.
+                    .map(|d| d.and_hms_opt(0, 0, 0).map_or(0, |t| t.and_utc().timestamp()).saturating_mul(1_000_000_000))
                     .map_err(|_| ExportError::BadFilter(format!("{field}: expected a date YYYY-MM-DD, got \"{t}\"")))
             })
             .transpose()
     };
     let from_ns = day(&filter.from, "from")?;
-    let to_ns = day(&filter.to, "to")?.map(|start| start + DAY_NS);
+    let to_ns = day(&filter.to, "to")?.map(|start| start.saturating_add(DAY_NS));
     if let (Some(from), Some(to)) = (from_ns, to_ns) {
         if from >= to {
             return Err(ExportError::BadFilter("from: must not be after to".into()));

@@ -14,6 +14,7 @@ use srs_common::auth::Caller;
 use srs_common::error::{FieldProblem, Problem};
 use srs_common::http::JsonBody;
 use srs_common::model::{ExportFile, ExportFilter, ExportRecord, ExportStatus};
+use srs_common::ErrorCode;
 use srs_common::{ApiError, AppContext};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -26,8 +27,10 @@ pub struct NewExport {
     /// Only these participants (ids); all when absent or empty.
     pub participant_ids: Option<Vec<String>>,
     /// First day, `YYYY-MM-DD` (UTC, inclusive).
+    #[schema(format = Date)]
     pub from: Option<String>,
     /// Last day, `YYYY-MM-DD` (UTC, inclusive).
+    #[schema(format = Date)]
     pub to: Option<String>,
     /// Only these sensor types; all when absent or empty.
     pub sensor_types: Option<Vec<String>>,
@@ -40,7 +43,8 @@ pub struct Accepted {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct Progress {
+/// Rows written so far of the rows the export will write.
+pub struct ExportRowsProgress {
     pub rows_written: u64,
     pub rows_total: u64,
 }
@@ -50,7 +54,7 @@ pub struct ExportView {
     pub id: String,
     pub experiment_id: String,
     pub status: ExportStatus,
-    pub progress: Progress,
+    pub progress: ExportRowsProgress,
     /// Why it failed (or why the last attempt failed, while it is retried).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
@@ -69,7 +73,7 @@ impl From<ExportRecord> for ExportView {
             id: record.id,
             experiment_id: record.experiment_id,
             status: record.status,
-            progress: Progress { rows_written: record.rows_written, rows_total: record.rows_total },
+            progress: ExportRowsProgress { rows_written: record.rows_written, rows_total: record.rows_total },
             error: record.error,
             files: record.files,
             filter: record.filter,
@@ -81,6 +85,7 @@ impl From<ExportRecord> for ExportView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ExportListFilter {
     /// Only this experiment's exports.
     pub experiment_id: Option<String>,
@@ -117,7 +122,7 @@ pub async fn create(
         record.error = Some(format!("could not be queued: {error}"));
         record.finished_at = Some(srs_common::time::now());
         context.store.update_export(&record).await?;
-        return Err(ApiError::unavailable("bus_unavailable", format!("the export job queue is unavailable: {error}"), 5));
+        return Err(ApiError::unavailable(ErrorCode::BusUnavailable, format!("the export job queue is unavailable: {error}"), 5));
     }
     tracing::info!(export.id = %record.id, experiment.id = %record.experiment_id, by = %caller.id, "export requested");
     Ok(HttpResponse::Accepted()
@@ -131,7 +136,7 @@ fn filter_problem(error: ExportError) -> ApiError {
         ExportError::BadFilter(message) => {
             let (field, problem) = message.split_once(": ").unwrap_or(("body", &message));
             let errors = vec![FieldProblem { index: None, field: Some(field.to_owned()), message: problem.to_owned() }];
-            ApiError::unprocessable("invalid_field", message.clone()).with_errors(errors)
+            ApiError::new(ErrorCode::InvalidField, message.clone()).with_errors(errors)
         }
         other => ApiError::internal(other.to_string()),
     }
@@ -194,8 +199,10 @@ pub async fn show(context: web::Data<AppContext>, caller: Caller, id: web::Path<
 #[utoipa::path(get, path = "/api/v1/exports/{id}/files/{path}", tag = "exports", security(("bearer" = [])),
     params(("id" = String, Path), ("path" = String, Path, description = "e.g. P01/2026-11-23/ecg.parquet")),
     responses(
-        (status = 200, description = "the whole file", content_type = "application/octet-stream"),
-        (status = 206, description = "the requested range", content_type = "application/octet-stream"),
+        (status = 200, description = "the whole file: Parquet, or JSON for the metadata files", content(("application/vnd.apache.parquet"), ("application/json"))),
+        (status = 206, description = "the requested range", content(("application/vnd.apache.parquet"), ("application/json"))),
+        (status = 304, description = "not modified since the ETag or date the client has"),
+        (status = 416, description = "the requested range is outside the file"),
         (status = 404, body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "the export is not done", body = Problem, content_type = "application/problem+json"),
 ))]
@@ -210,8 +217,8 @@ pub async fn download(
     let (id, path) = params.into_inner();
     let record = visible_export(&context, &caller, &id).await?;
     if record.status != ExportStatus::Done {
-        return Err(ApiError::conflict(
-            "export_not_done",
+        return Err(ApiError::new(
+            ErrorCode::ExportNotDone,
             format!("export {id} is {}; files are ready when it is done", status_name(record.status)),
         ));
     }

@@ -7,6 +7,7 @@ use chrono::DateTime;
 use srs_common::error::FieldProblem;
 use srs_common::sensors::{validate_values, SensorCatalog, SensorRef};
 use srs_common::ApiError;
+use srs_common::ErrorCode;
 use std::borrow::Cow;
 
 /// Longest client idempotency key.
@@ -55,7 +56,7 @@ pub fn check<'a>(
     let mut bad: Vec<usize> = problems.iter().filter_map(|p| p.index).collect();
     bad.dedup();
     let detail = format!("{} of {total} samples are invalid; nothing was stored", bad.len());
-    Err(ApiError::unprocessable("invalid_samples", detail).with_errors(problems))
+    Err(ApiError::new(ErrorCode::InvalidSamples, detail).with_errors(problems))
 }
 
 fn problem(field: &str, message: impl Into<String>) -> FieldProblem {

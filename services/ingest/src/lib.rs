@@ -15,6 +15,7 @@ mod metrics;
 mod parse;
 mod receive_clock;
 mod routes;
+pub mod schema;
 
 use actix_web::web;
 use srs_common::http::Mount;

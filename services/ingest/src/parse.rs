@@ -7,6 +7,7 @@ use serde_json::value::RawValue;
 use srs_common::error::FieldProblem;
 use srs_common::http::{from_str_named, JsonError};
 use srs_common::ApiError;
+use srs_common::ErrorCode;
 use std::borrow::Cow;
 
 /// A sample as posted, before it is checked against the sensors file.
@@ -54,7 +55,7 @@ pub const MAX_DEPTH: usize = 16;
 /// Splits and parses the body. `max_samples` bounds how many it will look at (413 beyond).
 pub fn parse(body: &[u8], format: Format, max_samples: usize) -> Result<Parsed<'_>, ApiError> {
     if nesting_exceeds(body, MAX_DEPTH) {
-        return Err(ApiError::bad_request("too_deep", format!("the JSON is nested deeper than {MAX_DEPTH} levels")));
+        return Err(ApiError::new(ErrorCode::TooDeep, format!("the JSON is nested deeper than {MAX_DEPTH} levels")));
     }
     if let Some(samples) = parse_well_formed(body, format) {
         if samples.len() > max_samples {
@@ -98,11 +99,7 @@ fn parse_well_formed(body: &[u8], format: Format) -> Option<Vec<Incoming<'_>>> {
 }
 
 fn too_many(count: usize, max: usize) -> ApiError {
-    ApiError::new(
-        actix_web::http::StatusCode::PAYLOAD_TOO_LARGE,
-        "too_many_samples",
-        format!("{count} samples in one request; the limit is {max}"),
-    )
+    ApiError::new(ErrorCode::TooManySamples, format!("{count} samples in one request; the limit is {max}"))
 }
 
 /// Whether brackets outside strings nest deeper than `max` (one pass, no allocation).
@@ -135,30 +132,30 @@ fn nesting_exceeds(body: &[u8], max: usize) -> bool {
 }
 
 fn json_items(body: &[u8]) -> Result<Vec<(usize, &RawValue)>, ApiError> {
-    let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not UTF-8: {e}")))?;
-    let malformed = |e: serde_json::Error| ApiError::bad_request("malformed_json", format!("malformed JSON: {e}"));
+    let text = std::str::from_utf8(body).map_err(|e| ApiError::new(ErrorCode::MalformedJson, format!("the body is not UTF-8: {e}")))?;
+    let malformed = |e: serde_json::Error| ApiError::new(ErrorCode::MalformedJson, format!("malformed JSON: {e}"));
     match text.trim_start().as_bytes().first() {
         Some(b'[') => {
             let items: Vec<&RawValue> = serde_json::from_str(text).map_err(malformed)?;
             Ok(items.into_iter().enumerate().collect())
         }
         Some(b'{') => Ok(vec![(0, serde_json::from_str::<&RawValue>(text).map_err(malformed)?)]),
-        Some(_) => Err(ApiError::bad_request("malformed_json", "expected a sample object or an array of samples")),
-        None => Err(ApiError::bad_request("malformed_json", "the body is empty")),
+        Some(_) => Err(ApiError::new(ErrorCode::MalformedJson, "expected a sample object or an array of samples")),
+        None => Err(ApiError::new(ErrorCode::MalformedJson, "the body is empty")),
     }
 }
 
 fn ndjson_items(body: &[u8]) -> Result<Vec<(usize, &RawValue)>, ApiError> {
-    let text = std::str::from_utf8(body).map_err(|e| ApiError::bad_request("malformed_ndjson", format!("the body is not UTF-8: {e}")))?;
+    let text = std::str::from_utf8(body).map_err(|e| ApiError::new(ErrorCode::MalformedNdjson, format!("the body is not UTF-8: {e}")))?;
     let mut items = Vec::new();
     for (number, line) in text.lines().enumerate().map(|(i, l)| (i + 1, l)) {
         if line.trim().is_empty() {
             continue;
         }
         let raw: &RawValue = serde_json::from_str(line)
-            .map_err(|e| ApiError::bad_request("malformed_ndjson", format!("line {number}: malformed JSON: {e}")))?;
+            .map_err(|e| ApiError::new(ErrorCode::MalformedNdjson, format!("line {number}: malformed JSON: {e}")))?;
         if !raw.get().starts_with('{') {
-            return Err(ApiError::bad_request("malformed_ndjson", format!("line {number}: expected a sample object")));
+            return Err(ApiError::new(ErrorCode::MalformedNdjson, format!("line {number}: expected a sample object")));
         }
         items.push((number, raw));
     }
@@ -188,9 +185,9 @@ mod tests {
             parse(br#"[{"values": {}}, {"values": {}, "extra": 1}, {"sensor_id": 5, "values": {}}]"#, Format::Json, 10).expect("syntax ok");
         let indexes: Vec<_> = parsed.problems.iter().map(|p| (p.index, p.field.clone())).collect();
         assert_eq!(indexes, [(Some(1), Some("extra".into())), (Some(2), Some("sensor_id".into()))]);
-        assert_eq!(parse(b"[{}, {}, {}]", Format::Json, 2).err().map(|e| e.code()), Some("too_many_samples"));
+        assert_eq!(parse(b"[{}, {}, {}]", Format::Json, 2).err().map(|e| e.code()), Some(ErrorCode::TooManySamples));
         let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
-        assert_eq!(parse(deep.as_bytes(), Format::Json, 2).err().map(|e| e.code()), Some("too_deep"));
+        assert_eq!(parse(deep.as_bytes(), Format::Json, 2).err().map(|e| e.code()), Some(ErrorCode::TooDeep));
         let brackets_in_strings = format!(r#"{{"sensor_id": "{}", "values": {{}}}}"#, "[".repeat(100));
         assert!(parse(brackets_in_strings.as_bytes(), Format::Json, 2).is_ok());
     }

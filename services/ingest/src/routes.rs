@@ -5,7 +5,6 @@ use crate::check::check;
 use crate::parse::{parse, Format};
 use crate::Ingest;
 use crate::{batcher::SubmitError, metrics};
-use actix_web::http::StatusCode;
 use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
 use serde::Serialize;
@@ -13,6 +12,7 @@ use srs_common::auth::Caller;
 use srs_common::error::Problem;
 use srs_common::model::NewSample;
 use srs_common::store::StoreError;
+use srs_common::ErrorCode;
 use srs_common::{ApiError, AppContext};
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -35,7 +35,8 @@ pub fn configure(config: &mut web::ServiceConfig) {
 
 /// Post samples: one object, an array, or NDJSON (`application/x-ndjson`).
 #[utoipa::path(post, path = "/api/v1/samples", tag = "ingest",
-    request_body(content = String, description = "a sample object, an array of them, or NDJSON lines", content_type = "application/json"),
+    request_body(description = "a sample object, an array of them, or NDJSON lines (one sample per line)",
+        content((crate::schema::SampleBody = "application/json"), (String = "application/x-ndjson"))),
     responses(
         (status = 200, description = "committed (or accepted for the live view only)", body = IngestResult),
         (status = 400, description = "malformed JSON or NDJSON (line in detail)", body = Problem, content_type = "application/problem+json"),
@@ -59,7 +60,8 @@ pub async fn post_samples(
 /// Post samples of one sensor; `sensor_id` comes from the path.
 #[utoipa::path(post, path = "/api/v1/sensors/{sensor_id}/samples", tag = "ingest",
     params(("sensor_id" = String, Path, description = "a sensor of the sensors file")),
-    request_body(content = String, description = "a sample object, an array of them, or NDJSON lines", content_type = "application/json"),
+    request_body(description = "a sample object, an array of them, or NDJSON lines (one sample per line)",
+        content((crate::schema::SensorSampleBody = "application/json"), (String = "application/x-ndjson"))),
     responses(
         (status = 200, description = "committed (or accepted for the live view only)", body = IngestResult),
         (status = 400, description = "malformed JSON or NDJSON (line in detail)", body = Problem, content_type = "application/problem+json"),
@@ -100,22 +102,21 @@ fn counted(result: Result<IngestResult, ApiError>) -> Result<HttpResponse, ApiEr
             Ok(HttpResponse::Ok().json(outcome))
         }
         Err(error) => {
-            metrics::rejected(error.code());
+            metrics::rejected(error.code().as_str());
             Err(error)
         }
     }
 }
 
 async fn read_body(request: &HttpRequest, mut body: web::Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
-    let too_large =
-        || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", format!("the body is over the limit of {limit} bytes"));
+    let too_large = || ApiError::new(ErrorCode::BodyTooLarge, format!("the body is over the limit of {limit} bytes"));
     let declared = request.headers().get(actix_web::http::header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
     if declared.is_some_and(|length| length > limit) {
         return Err(too_large());
     }
     let mut bytes = web::BytesMut::with_capacity(declared.unwrap_or(4096));
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| ApiError::bad_request("invalid_body", format!("cannot read the body: {e}")))?;
+        let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::InvalidBody, format!("cannot read the body: {e}")))?;
         if bytes.len() + chunk.len() > limit {
             return Err(too_large());
         }
@@ -132,13 +133,8 @@ async fn receive(
     path_sensor: Option<&str>,
 ) -> Result<IngestResult, ApiError> {
     let settings = &context.settings.ingest;
-    let format = Format::from_content_type(request.content_type()).ok_or_else(|| {
-        ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "expected Content-Type: application/json or application/x-ndjson",
-        )
-    })?;
+    let format = Format::from_content_type(request.content_type())
+        .ok_or_else(|| ApiError::new(ErrorCode::UnsupportedMediaType, "expected Content-Type: application/json or application/x-ndjson"))?;
     let token_sensor = ingest.tokens.sensor_of(context, request).await?;
     let path_sensor = match path_sensor {
         Some(id) => Some(context.sensors.sensor(id).ok_or_else(|| ApiError::not_found(format!("no sensor {id} in the sensors file")))?),
@@ -177,14 +173,14 @@ async fn receive(
         return Ok(IngestResult { accepted: 0, stored: 0, duplicates: 0, recording_id: running.map(|r| r.id) });
     }
     let outcome = ingest.batcher.submit(storable).await.map_err(|error| match error {
-        SubmitError::QueueFull => ApiError::unavailable("queue_full", "the ingest queue is full; retry shortly", 1),
+        SubmitError::QueueFull => ApiError::unavailable(ErrorCode::QueueFull, "the ingest queue is full; retry shortly", 1),
         // Full: 503 store_full; unavailable: 503; anything else: 500 — each with a stable text.
         SubmitError::Store(StoreError::Internal(detail)) => {
             tracing::error!(error = %detail, "samples not committed");
-            ApiError::unavailable("store_unavailable", "samples not committed: the store failed; retry shortly", 1)
+            ApiError::unavailable(ErrorCode::StoreUnavailable, "samples not committed: the store failed; retry shortly", 1)
         }
         SubmitError::Store(error) => ApiError::from(error),
-        SubmitError::Closed => ApiError::unavailable("shutting_down", "ingest is shutting down", 1),
+        SubmitError::Closed => ApiError::unavailable(ErrorCode::ShuttingDown, "ingest is shutting down", 1),
     })?;
     Ok(IngestResult {
         accepted: samples.len(),

@@ -1,5 +1,6 @@
 //! `/healthz` (the process runs) and `/readyz` (its store and bus answer).
 
+use crate::error::ErrorCode;
 use crate::error::{ApiError, Problem};
 use crate::store::StoreError;
 use crate::AppContext;
@@ -55,7 +56,7 @@ pub async fn readyz(context: web::Data<AppContext>) -> Result<HttpResponse, ApiE
     }
     let down: Vec<String> =
         [("store", &store), ("bus", &bus)].iter().filter(|(_, s)| s.as_str() != "ok").map(|(name, s)| format!("{name}: {s}")).collect();
-    Err(ApiError::unavailable("not_ready", down.join("; "), 1))
+    Err(ApiError::unavailable(ErrorCode::NotReady, down.join("; "), 1))
 }
 
 /// Prometheus metrics.

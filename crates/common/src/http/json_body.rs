@@ -3,8 +3,8 @@
 //! person fixing a request needs.
 
 use super::extractors::JSON_LIMIT;
+use crate::error::ErrorCode;
 use crate::error::{ApiError, FieldProblem};
-use actix_web::http::StatusCode;
 use actix_web::{dev::Payload, web, FromRequest, HttpMessage, HttpRequest};
 use futures_util::future::LocalBoxFuture;
 use futures_util::StreamExt;
@@ -28,23 +28,22 @@ impl<T: DeserializeOwned + 'static> FromRequest for JsonBody<T> {
         let mut payload = payload.take();
         Box::pin(async move {
             if !is_json {
-                return Err(ApiError::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    "unsupported_media_type",
-                    "expected Content-Type: application/json",
-                ));
+                return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "expected Content-Type: application/json"));
             }
             let mut body = web::BytesMut::new();
             while let Some(chunk) = payload.next().await {
-                let chunk = chunk.map_err(|e| ApiError::bad_request("invalid_body", format!("cannot read the body: {e}")))?;
+                let chunk = chunk.map_err(|e| ApiError::new(ErrorCode::InvalidBody, format!("cannot read the body: {e}")))?;
                 if body.len() + chunk.len() > JSON_LIMIT {
-                    return Err(ApiError::new(
-                        StatusCode::PAYLOAD_TOO_LARGE,
-                        "body_too_large",
-                        format!("the body is over the limit of {JSON_LIMIT} bytes"),
-                    ));
+                    return Err(ApiError::new(ErrorCode::BodyTooLarge, format!("the body is over the limit of {JSON_LIMIT} bytes")));
                 }
                 body.extend_from_slice(&chunk);
+            }
+            // serde would read a struct from an array of its fields in order; the API's bodies
+            // are objects, and `[null, null]` must not pass for `{}`.
+            if body.iter().find(|b| !b.is_ascii_whitespace()).is_some_and(|&first| first != b'{') {
+                let not_json = std::str::from_utf8(&body).ok().and_then(|t| serde_json::from_str::<serde_json::Value>(t).ok()).is_none();
+                let code = if not_json { ErrorCode::MalformedJson } else { ErrorCode::InvalidBody };
+                return Err(ApiError::new(code, "the body must be a JSON object"));
             }
             parse(&body).map(JsonBody)
         })
@@ -84,16 +83,16 @@ pub fn from_str_named<'de, T: serde::Deserialize<'de>>(text: &'de str) -> Result
 /// Parses `bytes` as `T`: 400 `malformed_json` for bad syntax, 422 `invalid_field` naming the
 /// field for well-formed JSON of the wrong shape.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| ApiError::bad_request("malformed_json", format!("the body is not UTF-8: {e}")))?;
+    let text = std::str::from_utf8(bytes).map_err(|e| ApiError::new(ErrorCode::MalformedJson, format!("the body is not UTF-8: {e}")))?;
     match from_str_named(text) {
         Ok(value) => Ok(value),
-        Err(JsonError::Syntax(message)) => Err(ApiError::bad_request("malformed_json", format!("malformed JSON: {message}"))),
+        Err(JsonError::Syntax(message)) => Err(ApiError::new(ErrorCode::MalformedJson, format!("malformed JSON: {message}"))),
         Err(JsonError::Shape(problem)) => {
             let detail = match &problem.field {
                 Some(field) if !problem.message.contains('`') => format!("{field}: {}", problem.message),
                 _ => problem.message.clone(),
             };
-            Err(ApiError::unprocessable("invalid_field", detail).with_errors(vec![problem]))
+            Err(ApiError::new(ErrorCode::InvalidField, detail).with_errors(vec![problem]))
         }
     }
 }
@@ -126,7 +125,7 @@ mod tests {
 
     fn field_of(body: &str) -> (String, Option<String>) {
         let error = parse::<Body>(body.as_bytes()).expect_err("invalid");
-        (error.code().to_owned(), error.errors().first().and_then(|e| e.field.clone()))
+        (error.code().as_str().to_owned(), error.errors().first().and_then(|e| e.field.clone()))
     }
 
     #[test]

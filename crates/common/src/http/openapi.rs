@@ -1,14 +1,14 @@
 //! The OpenAPI document: the operations endpoints here, merged with every mounted service's.
 
-use crate::error::{FieldProblem, Problem};
+use crate::error::{ErrorCode, FieldProblem, Problem};
 use actix_web::{get, web, HttpResponse};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "SRS — Sensor Recording System", description = "Records sensor data during experiments, controls devices live, exports Parquet."),
-    paths(super::health::healthz, super::health::readyz, super::health::metrics, openapi_json),
-    components(schemas(Problem, FieldProblem, super::health::Health, super::health::Readiness)),
+    paths(super::health::healthz, super::health::readyz, super::health::metrics, openapi_json, crate::error::problems::problems_page),
+    components(schemas(Problem, FieldProblem, ErrorCode, super::health::Health, super::health::Readiness)),
     tags((name = "operations", description = "Health, readiness, metrics and this document"))
 )]
 pub struct OperationsApi;
@@ -33,18 +33,38 @@ pub fn merged(services: impl IntoIterator<Item = utoipa::openapi::OpenApi>) -> u
     for service in services {
         document.merge(service);
     }
+    super::shared_responses::add(&mut document);
+    name_operations(&mut document);
     document
+}
+
+/// utoipa names an operation after its handler (`list`, `get`, ...), which several services
+/// share; operation ids must be unique, so each is prefixed with its tag: `experiments_list`.
+fn name_operations(document: &mut utoipa::openapi::OpenApi) {
+    for item in document.paths.paths.values_mut() {
+        for operation in [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten() {
+            let tag = operation.tags.as_ref().and_then(|tags| tags.first()).map(|tag| tag.replace(' ', "_"));
+            if let (Some(tag), Some(id)) = (tag, operation.operation_id.as_mut()) {
+                *id = format!("{tag}_{id}");
+            }
+        }
+    }
 }
 
 /// Where the human-readable API reference is served.
 pub const DOCS_PATH: &str = "/api/v1/docs";
 
-/// The API reference page (Scalar) rendering the merged document. The page's script comes
-/// from Scalar's CDN, so reading it needs a browser with internet access; the JSON document at
-/// `/api/v1/openapi.json` works everywhere.
-pub fn docs_page(document: utoipa::openapi::OpenApi) -> utoipa_scalar::Scalar<utoipa::openapi::OpenApi> {
-    use utoipa_scalar::Servable;
-    utoipa_scalar::Scalar::with_url(DOCS_PATH, document)
+/// The API reference page (Swagger UI) for `/api/v1/openapi.json`. Its scripts and styles are
+/// built into the binary, so the page works on a lab network without internet access.
+pub fn docs_page() -> utoipa_swagger_ui::SwaggerUi {
+    utoipa_swagger_ui::SwaggerUi::new(format!("{DOCS_PATH}/{{_:.*}}"))
+        .config(utoipa_swagger_ui::Config::new(["/api/v1/openapi.json"]).try_it_out_enabled(true).persist_authorization(true))
+}
+
+/// `/api/v1/docs` -> `/api/v1/docs/`: the page's assets are relative to the directory.
+#[get("/api/v1/docs")]
+pub async fn docs_redirect() -> HttpResponse {
+    HttpResponse::PermanentRedirect().insert_header((actix_web::http::header::LOCATION, format!("{DOCS_PATH}/"))).finish()
 }
 
 /// This OpenAPI document.

@@ -2,8 +2,8 @@
 //! to the operations endpoints, and stops gracefully when told (signals are the binary's job).
 
 use super::openapi::{self, OpenApiDocument};
+use super::route_table::{self, RouteTable};
 use super::{health, json_config, observe, path_config, query_config};
-use crate::error::ApiError;
 use crate::AppContext;
 use actix_web::dev::ServerHandle;
 use actix_web::middleware::from_fn;
@@ -43,6 +43,7 @@ impl ServerBuilder {
         let addr = listener.local_addr()?;
         let merged = openapi::merged(self.documents);
         let document = OpenApiDocument(merged.to_json().map_err(std::io::Error::other)?);
+        let routes = web::Data::new(RouteTable::from_document(&merged));
         let shutdown_timeout = self.context.settings.server.shutdown_timeout_secs;
         let (context, mounts) = (self.context, Arc::new(self.mounts));
         let server = HttpServer::new(move || {
@@ -50,6 +51,7 @@ impl ServerBuilder {
             App::new()
                 .app_data(web::Data::new(context.clone()))
                 .app_data(web::Data::new(document.clone()))
+                .app_data(routes.clone())
                 .app_data(json_config())
                 .app_data(path_config())
                 .app_data(query_config())
@@ -58,9 +60,12 @@ impl ServerBuilder {
                 .service(health::readyz)
                 .service(health::metrics)
                 .service(openapi::openapi_json)
-                .service(openapi::docs_page(merged.clone()))
+                // The problems page before the reference page, whose route takes the rest of /api/v1/docs/.
+                .service(crate::error::problems::problems_page)
+                .service(openapi::docs_redirect)
+                .service(openapi::docs_page())
                 .configure(move |config| mounts.iter().for_each(|mount| mount(config)))
-                .default_service(web::to(|| async { Err::<actix_web::HttpResponse, _>(ApiError::not_found("no such endpoint")) }))
+                .default_service(web::to(route_table::unmatched))
         })
         .listen(listener)?
         .disable_signals()

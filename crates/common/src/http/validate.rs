@@ -1,5 +1,6 @@
 //! `Check`: collects what is wrong with a request's fields, so one 422 names all of them.
 
+use crate::error::ErrorCode;
 use crate::error::{ApiError, FieldProblem};
 
 #[derive(Default)]
@@ -20,9 +21,12 @@ impl Check {
         self
     }
 
-    /// A required text: not blank, at most `max` characters.
+    /// A required text: not blank (some character that is neither whitespace nor a control
+    /// character: the OpenAPI pattern `[^\s\x00-\x1f\x7f-\x9f]` says the same), at most `max`
+    /// characters.
     pub fn text(&mut self, field: &str, value: &str, max: usize) -> &mut Self {
-        self.rule(field, !value.trim().is_empty(), "must not be empty");
+        let blank = value.chars().all(|c| c.is_whitespace() || c.is_control());
+        self.rule(field, !blank, "must not be empty");
         self.max_len(field, value, max)
     }
 
@@ -46,7 +50,7 @@ impl Check {
             None => Ok(()),
             Some(first) => {
                 let detail = format!("{}: {}", first.field.as_deref().unwrap_or("body"), first.message);
-                Err(ApiError::unprocessable("invalid_field", detail).with_errors(problems))
+                Err(ApiError::new(ErrorCode::InvalidField, detail).with_errors(problems))
             }
         }
     }
@@ -54,7 +58,7 @@ impl Check {
 
 /// 422 `unknown_id` naming the field that refers to something that does not exist.
 pub fn unknown_id(field: &str, what: &str) -> ApiError {
-    ApiError::unprocessable("unknown_id", format!("{field}: no such {what}")).with_errors(vec![FieldProblem {
+    ApiError::new(ErrorCode::UnknownId, format!("{field}: no such {what}")).with_errors(vec![FieldProblem {
         index: None,
         field: Some(field.to_owned()),
         message: format!("no such {what}"),

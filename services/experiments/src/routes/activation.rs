@@ -12,13 +12,16 @@ use srs_common::auth::Caller;
 use srs_common::error::Problem;
 use srs_common::events::{enabled_sensors, ExperimentActivated, ExperimentDeactivated, EXPERIMENT_ACTIVATED, EXPERIMENT_DEACTIVATED};
 use srs_common::store::{StoreError, NOT_ACTIVE};
+use srs_common::ErrorCode;
 use srs_common::{ApiError, AppContext};
 
 /// The store's conflict as the API names it.
 fn conflict(error: StoreError) -> ApiError {
     match error {
-        StoreError::Conflict(detail) if detail == NOT_ACTIVE => ApiError::conflict("not_active", "this experiment is not the active one"),
-        StoreError::Conflict(detail) => ApiError::conflict("recording_running", detail),
+        StoreError::Conflict(detail) if detail == NOT_ACTIVE => {
+            ApiError::new(ErrorCode::NotActive, "this experiment is not the active one")
+        }
+        StoreError::Conflict(detail) => ApiError::new(ErrorCode::RecordingRunning, detail),
         other => other.into(),
     }
 }

@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use srs_common::auth::jwt::TokenKind;
 use srs_common::auth::{password, Caller};
 use srs_common::error::Problem;
-use srs_common::http::JsonBody;
+use srs_common::http::{client_address, JsonBody};
 use srs_common::model::{new_id, RefreshRotation, RefreshToken, Role, User};
+use srs_common::ErrorCode;
 use srs_common::{ApiError, AppContext};
 use utoipa::ToSchema;
 
@@ -42,18 +43,8 @@ pub struct Me {
     pub role: Role,
 }
 
-/// The client's address: the TCP peer, or the proxy's X-Forwarded-For when behind one.
-fn client_address(context: &AppContext, request: &HttpRequest) -> String {
-    if context.settings.server.behind_proxy {
-        if let Some(address) = request.connection_info().realip_remote_addr() {
-            return address.to_owned();
-        }
-    }
-    request.peer_addr().map_or_else(|| "unknown".to_owned(), |a| a.ip().to_string())
-}
-
 fn bad_credentials() -> ApiError {
-    ApiError::new(actix_web::http::StatusCode::UNAUTHORIZED, "invalid_credentials", "wrong username or password")
+    ApiError::new(ErrorCode::InvalidCredentials, "wrong username or password")
 }
 
 /// Signs an access token and the refresh token `refresh` for `user`.
@@ -95,7 +86,7 @@ pub async fn login(
     body: JsonBody<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let LoginRequest { username, password } = body.into_inner();
-    state.attempt(&username, &client_address(&context, &request))?;
+    state.attempt(&username, &client_address(&request, context.settings.server.forwarding_proxies()))?;
     let user = context.store.find_user_by_username(&username).await?;
     let hash = match &user {
         Some(user) => user.password_hash.clone(),

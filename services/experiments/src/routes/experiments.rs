@@ -11,6 +11,7 @@ use srs_common::error::Problem;
 use srs_common::http::validate::unknown_id;
 use srs_common::http::{Check, JsonBody};
 use srs_common::model::{new_id, Experiment, Role};
+use srs_common::ErrorCode;
 use srs_common::{ApiError, AppContext};
 use utoipa::ToSchema;
 
@@ -20,7 +21,9 @@ pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewExperiment {
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]")]
     pub name: String,
+    #[schema(max_length = 10000)]
     pub description: Option<String>,
     pub sensor_config_id: String,
     /// Admins may create an experiment for another admin or experimenter; default: the caller.
@@ -30,7 +33,9 @@ pub struct NewExperiment {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExperimentChange {
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]")]
     pub name: Option<String>,
+    #[schema(max_length = 10000)]
     pub description: Option<String>,
     /// Not while the experiment is active.
     pub sensor_config_id: Option<String>,
@@ -69,7 +74,7 @@ async fn check_owner(context: &AppContext, owner_id: &str) -> Result<(), ApiErro
     match context.store.get_user(owner_id).await? {
         None => Err(unknown_id("owner_id", "user")),
         Some(user) if user.role == Role::Operator => {
-            Err(ApiError::unprocessable("invalid_field", "owner_id: an operator cannot own experiments"))
+            Err(ApiError::new(ErrorCode::InvalidField, "owner_id: an operator cannot own experiments"))
         }
         Some(_) => Ok(()),
     }
@@ -198,7 +203,7 @@ pub async fn update(
     if let Some(config_id) = &change.sensor_config_id {
         check_sensor_config(&context, config_id).await?;
         if config_id != &experiment.sensor_config_id && context.store.active_experiment_id().await?.as_deref() == Some(&experiment.id) {
-            return Err(ApiError::conflict("experiment_active", "deactivate the experiment before changing its sensor config"));
+            return Err(ApiError::new(ErrorCode::ExperimentActive, "deactivate the experiment before changing its sensor config"));
         }
     }
     let updated = context

@@ -16,6 +16,7 @@ const MAX_MESSAGE_CHARS: usize = 10_000;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewLogEntry {
+    #[schema(min_length = 1, max_length = 10000, pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]")]
     pub message: String,
     /// A recording of this experiment the entry is about.
     pub recording_id: Option<String>,

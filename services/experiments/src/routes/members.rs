@@ -12,6 +12,7 @@ use srs_common::error::{FieldProblem, Problem};
 use srs_common::http::{Check, JsonBody};
 use srs_common::model::{new_id, Participant, Role, Task};
 use srs_common::store::StoreError;
+use srs_common::ErrorCode;
 use srs_common::{ApiError, AppContext};
 use utoipa::ToSchema;
 
@@ -22,7 +23,9 @@ const MAX_ATTRIBUTES_BYTES: usize = 16 * 1024;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTask {
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]")]
     pub name: String,
+    #[schema(max_length = 10000)]
     pub description: Option<String>,
 }
 
@@ -30,7 +33,9 @@ pub struct NewTask {
 #[serde(deny_unknown_fields)]
 pub struct NewParticipant {
     /// Unique within the experiment; the pseudonym the lab uses (never a name).
+    #[schema(min_length = 1, max_length = 64, pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]")]
     pub code: String,
+    /// Free-form attributes (at most 16 KiB of JSON).
     #[serde(default)]
     #[schema(value_type = Object)]
     pub attributes: serde_json::Map<String, serde_json::Value>,
@@ -105,7 +110,7 @@ pub async fn add_participant(
         .await;
     match added {
         Err(StoreError::Duplicate(_)) => {
-            Err(ApiError::conflict("duplicate_code", format!("participant code {} is taken in this experiment", participant.code))
+            Err(ApiError::new(ErrorCode::DuplicateCode, format!("participant code {} is taken in this experiment", participant.code))
                 .with_errors(vec![FieldProblem { index: None, field: Some("code".into()), message: "is taken".into() }]))
         }
         other => {
@@ -143,7 +148,7 @@ pub async fn set_operators(
         }
     }
     if let Some(first) = problems.first() {
-        return Err(ApiError::unprocessable("unknown_id", first.message.clone()).with_errors(problems));
+        return Err(ApiError::new(ErrorCode::UnknownId, first.message.clone()).with_errors(problems));
     }
     let mut seen = std::collections::HashSet::new();
     user_ids.retain(|id| seen.insert(id.clone()));

@@ -17,6 +17,7 @@ const MAX_NOTE_CHARS: usize = 10_000;
 #[serde(deny_unknown_fields)]
 pub struct ProgressChange {
     pub status: ProgressStatus,
+    #[schema(max_length = 10000)]
     pub note: Option<String>,
 }
 

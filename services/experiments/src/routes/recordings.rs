@@ -13,6 +13,7 @@ use srs_common::http::validate::unknown_id;
 use srs_common::http::JsonBody;
 use srs_common::model::{new_id, Recording};
 use srs_common::store::{StoreError, NOT_ACTIVE};
+use srs_common::ErrorCode;
 use srs_common::{ApiError, AppContext};
 use utoipa::{IntoParams, ToSchema};
 
@@ -25,6 +26,7 @@ pub struct NewRecording {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RecordingFilter {
     pub experiment_id: String,
 }
@@ -65,9 +67,9 @@ pub async fn start(context: web::Data<AppContext>, caller: Caller, body: JsonBod
     // The store checks that the experiment is active and nothing records, in one step.
     match context.store.start_recording(&recording).await {
         Err(StoreError::Conflict(detail)) if detail == NOT_ACTIVE => {
-            return Err(ApiError::conflict("experiment_not_active", "activate the experiment before recording"))
+            return Err(ApiError::new(ErrorCode::ExperimentNotActive, "activate the experiment before recording"))
         }
-        Err(StoreError::Conflict(_)) => return Err(ApiError::conflict("recording_running", "a recording is already running")),
+        Err(StoreError::Conflict(_)) => return Err(ApiError::new(ErrorCode::RecordingRunning, "a recording is already running")),
         other => other?,
     }
     let config = context.store.get_sensor_config(&experiment.sensor_config_id).await?;
@@ -96,7 +98,7 @@ pub async fn start(context: web::Data<AppContext>, caller: Caller, body: JsonBod
 pub async fn stop(context: web::Data<AppContext>, caller: Caller, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
     let recording = recording_or_404(&context, &caller, &id).await?;
     let stopped = match context.store.stop_recording(&recording.id, srs_common::time::now()).await {
-        Err(StoreError::Conflict(_)) => return Err(ApiError::conflict("already_stopped", "the recording has already stopped")),
+        Err(StoreError::Conflict(_)) => return Err(ApiError::new(ErrorCode::AlreadyStopped, "the recording has already stopped")),
         other => other?,
     };
     let sample_count = context.store.count_recording_samples(&stopped.id).await?;

@@ -10,6 +10,7 @@ use srs_common::auth::Caller;
 use srs_common::error::{FieldProblem, Problem};
 use srs_common::model::{Experiment, Role, SampleStat};
 use srs_common::store::StoreError;
+use srs_common::ErrorCode;
 use srs_common::{ApiError, AppContext};
 use std::collections::BTreeMap;
 use utoipa::{IntoParams, ToSchema};
@@ -32,6 +33,7 @@ pub struct SampleStatView {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DeleteOptions {
     /// Delete even what no completed export covers.
     #[serde(default)]
@@ -57,7 +59,7 @@ fn not_covered(experiment: &Experiment, missing: &BTreeMap<String, Vec<SampleSta
             message: format!("{} samples not in any completed export", g.count),
         })
         .collect();
-    ApiError::conflict("unexported_samples", format!("{detail}; export them first, or delete with force=true")).with_errors(errors)
+    ApiError::new(ErrorCode::UnexportedSamples, format!("{detail}; export them first, or delete with force=true")).with_errors(errors)
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -109,7 +111,7 @@ pub async fn remove(
     let experiment = access::experiment(&context, &caller, &id, Need::Run).await?;
     caller.require(&[Role::Admin])?;
     if context.store.running_recording().await?.is_some_and(|r| r.experiment_id == experiment.id) {
-        return Err(ApiError::conflict("recording_running", "a recording of this experiment is running; stop it first"));
+        return Err(ApiError::new(ErrorCode::RecordingRunning, "a recording of this experiment is running; stop it first"));
     }
     let groups = context.store.sample_stats(&experiment.id).await?;
     let total: u64 = groups.iter().map(|s| s.count).sum();
@@ -129,7 +131,7 @@ pub async fn remove(
     context.store.update_experiment(&experiment.id, &mark).await?;
     let deleted = match context.store.delete_samples(&experiment.id, Some(total)).await {
         Err(StoreError::Conflict(detail)) => {
-            return Err(ApiError::conflict("samples_changed", format!("samples arrived while deleting ({detail}); check and try again")))
+            return Err(ApiError::new(ErrorCode::SamplesChanged, format!("samples arrived while deleting ({detail}); check and try again")))
         }
         other => other?,
     };

@@ -11,6 +11,7 @@ use srs_common::http::{Check, JsonBody};
 use srs_common::model::{new_id, ConfiguredSensor, Role, SensorConfig};
 use srs_common::sensors::SensorType;
 use srs_common::store::StoreError;
+use srs_common::ErrorCode;
 use srs_common::{ApiError, AppContext};
 use utoipa::ToSchema;
 
@@ -19,6 +20,7 @@ const MAX_NAME_CHARS: usize = 200;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSensorConfig {
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]")]
     pub name: String,
 }
 
@@ -28,6 +30,7 @@ pub struct SensorConfigChange {
     /// The config's `version` the change was made on (as last read): when given and the config
     /// has changed since, the change is refused with 409 `stale_version` instead of applied.
     pub version: Option<u64>,
+    #[schema(min_length = 1, max_length = 200, pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]")]
     pub name: Option<String>,
     /// Sensors to enable or disable; sensors not listed keep their state.
     #[serde(default)]
@@ -85,8 +88,8 @@ pub async fn create(context: web::Data<AppContext>, caller: Caller, body: JsonBo
 const UPDATE_ATTEMPTS: usize = 16;
 
 fn stale(current: &SensorConfig) -> ApiError {
-    ApiError::conflict(
-        "stale_version",
+    ApiError::new(
+        ErrorCode::StaleVersion,
         format!("the sensor config changed since it was read (it is at version {} now); read it again", current.version),
     )
 }
@@ -105,7 +108,7 @@ fn apply(config: &mut SensorConfig, change: &SensorConfigChange) -> Result<(), A
         })
         .collect();
     if let Some(first) = unknown.first() {
-        return Err(ApiError::unprocessable("unknown_id", first.message.clone()).with_errors(unknown));
+        return Err(ApiError::new(ErrorCode::UnknownId, first.message.clone()).with_errors(unknown));
     }
     for switch in &change.sensors {
         if let Some(sensor) = config.sensors.iter_mut().find(|s| s.id == switch.id) {
@@ -172,7 +175,7 @@ pub async fn update(
             }
         }
     }
-    let config = written.ok_or_else(|| ApiError::conflict("conflict", "the sensor config keeps changing; try again"))?;
+    let config = written.ok_or_else(|| ApiError::new(ErrorCode::Conflict, "the sensor config keeps changing; try again"))?;
     let changed = SensorConfigChanged {
         sensor_config_id: config.id.clone(),
         name: config.name.clone(),

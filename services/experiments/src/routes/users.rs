@@ -8,6 +8,7 @@ use srs_common::error::Problem;
 use srs_common::http::{Check, JsonBody};
 use srs_common::model::{new_id, Role, User};
 use srs_common::store::{DynStore, StoreError};
+use srs_common::ErrorCode;
 use srs_common::{ApiError, AppContext};
 use utoipa::ToSchema;
 
@@ -19,19 +20,25 @@ const MAX_EMAIL_CHARS: usize = 254;
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewUser {
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._@-]+$")]
     pub username: String,
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: String,
     pub role: Role,
+    #[schema(max_length = 254, pattern = "^$|@")]
     pub email: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UserChange {
+    #[schema(min_length = 1, max_length = 64, pattern = "^[A-Za-z0-9._@-]+$")]
     pub username: Option<String>,
+    #[schema(min_length = 8, max_length = 1024)]
     pub password: Option<String>,
     pub role: Option<Role>,
     /// An empty string removes the address.
+    #[schema(max_length = 254, pattern = "^$|@")]
     pub email: Option<String>,
 }
 
@@ -57,7 +64,7 @@ fn check_email(check: &mut Check, email: &str) {
 }
 
 fn duplicate_username(username: &str) -> ApiError {
-    ApiError::conflict("duplicate_username", format!("a user named {username} already exists"))
+    ApiError::new(ErrorCode::DuplicateUsername, format!("a user named {username} already exists"))
         .with_errors(vec![srs_common::error::FieldProblem { index: None, field: Some("username".into()), message: "is taken".into() }])
 }
 
@@ -183,12 +190,12 @@ pub async fn remove(context: web::Data<AppContext>, caller: Caller, id: web::Pat
     caller.require(&[Role::Admin])?;
     let user = user_or_404(&context, &id).await?;
     if user.id == caller.id {
-        return Err(ApiError::conflict("cannot_delete_self", "you cannot delete your own account"));
+        return Err(ApiError::new(ErrorCode::CannotDeleteSelf, "you cannot delete your own account"));
     }
     let experiments = context.store.list_experiments().await?;
     if let Some(owned) = experiments.iter().find(|e| e.owner_id == user.id) {
-        return Err(ApiError::conflict(
-            "user_owns_experiments",
+        return Err(ApiError::new(
+            ErrorCode::UserOwnsExperiments,
             format!("{} owns experiment {}; give it another owner first", user.username, owned.id),
         ));
     }

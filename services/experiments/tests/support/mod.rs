@@ -83,8 +83,14 @@ impl TestApp {
     }
 
     pub async fn start_with(backend: Backend, bus: DynBus, limits: LoginLimits) -> Self {
+        Self::start_with_env(backend, bus, limits, &[]).await
+    }
+
+    /// As `start_with`, with settings given as `SRS__SECTION__KEY` variables.
+    pub async fn start_with_env(backend: Backend, bus: DynBus, limits: LoginLimits, env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let settings = Settings::load_from(dir.path(), None, Vec::new()).expect("settings");
+        let env = env.iter().map(|(key, value)| (key.to_string(), value.to_string()));
+        let settings = Settings::load_from(dir.path(), None, env).expect("settings");
         let store = open_store(backend, dir.path()).await;
         let (private_pem, public_pem) = srs_common::auth::keys::generate_pem().expect("keys");
         let jwt = Arc::new(

@@ -1,11 +1,17 @@
 //! `ApiError`: the one error type HTTP handlers return. It renders RFC 9457
 //! `application/problem+json` with a stable machine-readable `code`, and optionally a list of
-//! per-item `errors` when several things are wrong at once.
+//! per-item `errors` when several things are wrong at once. The codes, each with its status and
+//! title, are the one table in `codes.rs`.
 
 use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use serde::Serialize;
 use std::fmt;
+
+mod codes;
+pub mod problems;
+
+pub use codes::{ErrorCode, PROBLEMS_PATH};
 
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
@@ -22,63 +28,59 @@ pub struct FieldProblem {
 /// The problem+json body.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
+    /// A link to this code's entry on the problems page.
     #[serde(rename = "type")]
+    #[schema(example = "/api/v1/docs/problems#not_found")]
     pub kind: String,
     pub title: String,
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
     pub detail: String,
-    pub code: String,
+    pub code: ErrorCode,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
 }
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
-    status: StatusCode,
-    code: &'static str,
+    code: ErrorCode,
     detail: String,
     errors: Vec<FieldProblem>,
     retry_after_secs: Option<u32>,
 }
 
 impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Self {
-        Self { status, code, detail: detail.into(), errors: Vec::new(), retry_after_secs: None }
+    /// An error answered with `code`'s status.
+    pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
+        Self { code, detail: detail.into(), errors: Vec::new(), retry_after_secs: None }
     }
 
-    pub fn bad_request(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, code, detail)
-    }
     pub fn unauthorized(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", detail)
+        Self::new(ErrorCode::Unauthorized, detail)
     }
     pub fn forbidden(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::FORBIDDEN, "forbidden", detail)
+        Self::new(ErrorCode::Forbidden, detail)
     }
     pub fn not_found(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
-    }
-    pub fn conflict(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, code, detail)
-    }
-    pub fn unprocessable(code: &'static str, detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, code, detail)
+        Self::new(ErrorCode::NotFound, detail)
     }
     pub fn internal(detail: impl Into<String>) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", detail)
-    }
-    /// 503 with `Retry-After`: a dependency is down or a queue is full; the client should retry.
-    pub fn unavailable(code: &'static str, detail: impl Into<String>, retry_after_secs: u32) -> Self {
-        let mut error = Self::new(StatusCode::SERVICE_UNAVAILABLE, code, detail);
-        error.retry_after_secs = Some(retry_after_secs);
-        error
+        Self::new(ErrorCode::Internal, detail)
     }
 
-    /// 429 with `Retry-After`: the client is throttled.
+    /// With `Retry-After`: a 503 (a dependency is down, a queue is full) or a 429 (the client
+    /// is throttled); the client should retry after that many seconds.
+    pub fn retry_after(mut self, secs: u32) -> Self {
+        self.retry_after_secs = Some(secs);
+        self
+    }
+
+    pub fn unavailable(code: ErrorCode, detail: impl Into<String>, retry_after_secs: u32) -> Self {
+        Self::new(code, detail).retry_after(retry_after_secs)
+    }
+
     pub fn too_many_requests(detail: impl Into<String>, retry_after_secs: u32) -> Self {
-        let mut error = Self::new(StatusCode::TOO_MANY_REQUESTS, "too_many_requests", detail);
-        error.retry_after_secs = Some(retry_after_secs);
-        error
+        Self::new(ErrorCode::TooManyRequests, detail).retry_after(retry_after_secs)
     }
 
     pub fn with_errors(mut self, errors: Vec<FieldProblem>) -> Self {
@@ -86,8 +88,12 @@ impl ApiError {
         self
     }
 
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ErrorCode {
         self.code
+    }
+
+    pub fn status(&self) -> StatusCode {
+        self.code.status()
     }
 
     pub fn detail(&self) -> &str {
@@ -100,11 +106,11 @@ impl ApiError {
 
     pub fn problem(&self) -> Problem {
         Problem {
-            kind: format!("https://srs.dev/problems/{}", self.code.replace('_', "-")),
-            title: self.status.canonical_reason().unwrap_or("Error").to_string(),
-            status: self.status.as_u16(),
+            kind: format!("{PROBLEMS_PATH}#{}", self.code),
+            title: self.code.title().to_owned(),
+            status: self.status().as_u16(),
             detail: self.detail.clone(),
-            code: self.code.to_string(),
+            code: self.code,
             errors: self.errors.clone(),
         }
     }
@@ -112,7 +118,7 @@ impl ApiError {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.status.as_u16(), self.code, self.detail)
+        write!(f, "{} ({}): {}", self.status().as_u16(), self.code, self.detail)
     }
 }
 
@@ -120,19 +126,20 @@ impl std::error::Error for ApiError {}
 
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
-        self.status
+        self.status()
     }
 
     fn error_response(&self) -> HttpResponse {
-        let mut response = HttpResponse::build(self.status);
+        let status = self.status();
+        let mut response = HttpResponse::build(status);
         response.insert_header((header::CONTENT_TYPE, PROBLEM_JSON));
         if let Some(secs) = self.retry_after_secs {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
         // 503s are expected while a dependency is down (readiness probes ask every few
         // seconds); they are reported by /readyz, not logged per request.
-        if self.status.is_server_error() && self.status != StatusCode::SERVICE_UNAVAILABLE {
-            tracing::error!(error.code = self.code, error.detail = %self.detail, "request failed");
+        if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+            tracing::error!(error.code = %self.code, error.detail = %self.detail, "request failed");
         }
         response.json(self.problem())
     }
@@ -143,16 +150,16 @@ impl From<crate::store::StoreError> for ApiError {
         use crate::store::StoreError;
         match error {
             StoreError::NotFound(what) => ApiError::not_found(format!("{what} not found")),
-            StoreError::Duplicate(what) => ApiError::conflict("duplicate", format!("{what} already exists")),
-            StoreError::Conflict(what) => ApiError::conflict("conflict", what),
+            StoreError::Duplicate(what) => ApiError::new(ErrorCode::Duplicate, format!("{what} already exists")),
+            StoreError::Conflict(what) => ApiError::new(ErrorCode::Conflict, what),
             // The store's own words stay in the log: they name files, hosts and queries.
             StoreError::Unavailable(what) => {
                 tracing::warn!(error = %what, "store unavailable");
-                ApiError::unavailable("store_unavailable", "the store is unavailable; retry shortly", 1)
+                ApiError::unavailable(ErrorCode::StoreUnavailable, "the store is unavailable; retry shortly", 1)
             }
             StoreError::Full(what) => {
                 tracing::error!(error = %what, "store full");
-                ApiError::unavailable("store_full", "the disk of the store is full; retry once space is freed", 5)
+                ApiError::unavailable(ErrorCode::StoreFull, "the disk of the store is full; retry once space is freed", 5)
             }
             StoreError::Internal(what) => {
                 tracing::error!(error = %what, "store error");
@@ -169,7 +176,7 @@ mod tests {
 
     #[test]
     fn renders_problem_json_with_code_and_errors() {
-        let error = ApiError::unprocessable("invalid_sample", "2 samples are invalid").with_errors(vec![FieldProblem {
+        let error = ApiError::new(ErrorCode::InvalidSamples, "2 samples are invalid").with_errors(vec![FieldProblem {
             index: Some(3),
             field: Some("values.open".into()),
             message: "expected bool".into(),
@@ -180,15 +187,16 @@ mod tests {
         let body = response.into_body().try_into_bytes().expect("body is in memory");
         let json: serde_json::Value = serde_json::from_slice(&body).expect("valid json");
         assert_eq!(json["status"], 422);
-        assert_eq!(json["code"], "invalid_sample");
-        assert_eq!(json["title"], "Unprocessable Entity");
+        assert_eq!(json["code"], "invalid_samples");
+        assert_eq!(json["title"], "Invalid samples");
+        assert_eq!(json["type"], "/api/v1/docs/problems#invalid_samples");
         assert_eq!(json["errors"][0]["index"], 3);
         assert_eq!(json["errors"][0]["field"], "values.open");
     }
 
     #[test]
     fn unavailable_carries_retry_after() {
-        let response = ApiError::unavailable("queue_full", "ingest queue is full", 2).error_response();
+        let response = ApiError::unavailable(ErrorCode::QueueFull, "ingest queue is full", 2).error_response();
         assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
         assert_eq!(response.headers().get(header::RETRY_AFTER).map(|v| v.as_bytes()), Some(&b"2"[..]));
     }
