@@ -9,6 +9,7 @@ pub mod context;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod metrics;
 pub mod model;
 pub mod sensors;
 pub mod service;

@@ -17,7 +17,7 @@ async fn every_confirmed_job_is_delivered_across_a_lost_connection() {
     let proxy = ChaosProxy::start(broker_addr(&broker)).await;
     let bus = Arc::new(amqp_bus(&proxy.url(&broker), 5).await);
     let queue = unique_queue("reconnect");
-    let reconnects_before = srs_common::http::metrics::bus_reconnects().get();
+    let reconnects_before = srs_common::bus::metrics::bus_reconnects().get();
 
     let received = Seen::default();
     let worker = bus.work(&queue, received.handler(|_, _| Ok(()))).await.expect("work");
@@ -56,7 +56,7 @@ async fn every_confirmed_job_is_delivered_across_a_lost_connection() {
     let all_delivered = eventually(Duration::from_secs(30), || async { confirmed.iter().all(|id| received.distinct().contains(id)) }).await;
     let missing = confirmed.iter().filter(|id| !received.distinct().contains(*id)).count();
     assert!(all_delivered, "{missing} confirmed jobs were never delivered");
-    assert!(srs_common::http::metrics::bus_reconnects().get() > reconnects_before);
+    assert!(srs_common::bus::metrics::bus_reconnects().get() > reconnects_before);
 
     // The subscription was re-declared on the new connection.
     let ping = Event::new("test.ping", serde_json::json!({}));

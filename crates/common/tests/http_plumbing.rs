@@ -31,7 +31,7 @@ async fn slow() -> HttpResponse {
 }
 
 async fn context(dir: &Path) -> (AppContext, Arc<MemoryBus>) {
-    let settings = Settings::load_from(dir, None, Vec::new()).expect("settings");
+    let settings = Settings::load_from(dir, None, Vec::new(), &[]).expect("settings");
     let store = SqliteStore::open(&dir.join("srs.db")).await.expect("store");
     let bus = Arc::new(MemoryBus::new(3));
     let sensors = Arc::new(SensorCatalog::load(Path::new("")).expect("sensors"));

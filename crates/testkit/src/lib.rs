@@ -2,6 +2,7 @@
 //! on a free port, learn its address from its first line, stop it with SIGTERM; connect to the
 //! test RabbitMQ; check an export with pyarrow; a lab with recorded samples (`lab`).
 
+pub mod harness;
 pub mod lab;
 pub mod small_disk;
 

@@ -9,13 +9,9 @@
 //! clients of the GET phases (default 64).
 
 use actix_web::{web, App, HttpResponse, HttpServer};
-use srs_common::auth::jwt::JwtKeys;
-use srs_common::http::ServerBuilder;
 use srs_common::model::{new_id, Experiment, Role};
-use srs_common::sensors::SensorCatalog;
-use srs_common::{AppContext, Settings};
-use srs_experiments::{LoginLimits, NewUser};
-use std::path::Path;
+use srs_experiments::NewUser;
+use srs_testkit::harness::TestServer;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -58,23 +54,13 @@ async fn main() {
     let (secs, connections) = (env_number("SRS_BENCH_SECS", 5), env_number("SRS_BENCH_CONNECTIONS", 64));
     let duration = Duration::from_secs(secs);
     let cores = std::thread::available_parallelism().map_or(2, |n| n.get()) as u64;
-    let dir = tempfile::tempdir().expect("tempdir");
-    let settings = Settings::load_from(dir.path(), None, Vec::new()).expect("settings");
-    let store: srs_common::store::DynStore =
-        Arc::new(srs_common::store::sqlite::SqliteStore::open(&dir.path().join("srs.db")).await.expect("store"));
-    let context = AppContext {
-        jwt: Arc::new(JwtKeys::ephemeral(&settings.auth.issuer, &settings.auth.audience).expect("keys")),
-        settings: Arc::new(settings),
-        store: store.clone(),
-        bus: Arc::new(srs_common::bus::memory::MemoryBus::new(5)),
-        sensors: Arc::new(SensorCatalog::load(Path::new("")).expect("sensors")),
-    };
-    let limits = LoginLimits { per_account_per_minute: u32::MAX, per_address_per_minute: u32::MAX };
-    let server = ServerBuilder::new(context.clone())
-        .mount(srs_experiments::mount(limits), srs_experiments::openapi())
-        .bind("127.0.0.1:0".parse().expect("addr"))
-        .expect("bind");
-    let base = format!("http://{}", server.addr());
+    let unlimited = u32::MAX.to_string();
+    let limits = [
+        ("SRS__AUTH__LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MINUTE", unlimited.as_str()),
+        ("SRS__AUTH__LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE", unlimited.as_str()),
+    ];
+    let server = TestServer::start(&[&srs_experiments::SERVICE], &limits).await;
+    let (base, context, store) = (server.url.clone(), server.context.clone(), server.context.store.clone());
     let user = srs_experiments::create_user(
         &store,
         NewUser { username: "erin".into(), password: PASSWORD.into(), role: Role::Experimenter, email: None },

@@ -14,27 +14,28 @@ mod routes;
 mod views;
 
 use srs_common::http::Mount;
+use srs_common::service::Service;
+use srs_common::shutdown::Background;
+use srs_common::AppContext;
 use std::sync::Arc;
 use utoipa::OpenApi;
 
-pub use login::LoginLimits;
+use login::LoginLimits;
 pub use routes::users::{create_user, NewUser, MIN_PASSWORD_CHARS};
 
-/// The service's routes. `limits` throttle logins per account and per client address.
-pub fn mount(limits: LoginLimits) -> Mount {
-    let login = actix_web::web::Data::new(login::LoginState::new(limits));
-    Arc::new(move |config| {
+/// The experiments service (its settings are the common `[auth]` section).
+pub const SERVICE: Service = Service { name: "experiments", openapi, start, settings: None };
+
+/// The routes; logins are throttled per account and per client address as `[auth]` says.
+fn start(context: &AppContext, _: &Background) -> anyhow::Result<Mount> {
+    let login = actix_web::web::Data::new(login::LoginState::new(LoginLimits::from_settings(&context.settings)));
+    Ok(Arc::new(move |config| {
         config.app_data(login.clone());
         routes::configure(config);
-    })
-}
-
-/// The service's routes with the login limits from the settings.
-pub fn mount_with(settings: &srs_common::Settings) -> Mount {
-    mount(LoginLimits::from_settings(settings))
+    }))
 }
 
 /// The service's OpenAPI document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
+fn openapi() -> utoipa::openapi::OpenApi {
     routes::ExperimentsApi::openapi()
 }

@@ -7,7 +7,5 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    srs_common::service::run_service_binary("srs-experiments", |context, _| {
-        vec![(srs_experiments::mount_with(&context.settings), srs_experiments::openapi())]
-    })
+    srs_common::service::run_service_binary(&srs_experiments::SERVICE)
 }

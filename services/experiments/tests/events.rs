@@ -5,7 +5,6 @@ mod support;
 use serde_json::{json, Value};
 use srs_common::bus::{Bus, Event, Subscription};
 use srs_common::model::Role;
-use srs_experiments::LoginLimits;
 use std::time::Duration;
 use support::{Backend, TestApp};
 
@@ -26,11 +25,9 @@ async fn next(subscription: &mut Subscription, experiments: &[&str]) -> Event {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn lifecycle_events_arrive_on_rabbitmq() {
-    let bus = srs_testkit::amqp_bus().await;
     let listener = srs_testkit::amqp_bus().await;
     let mut events = listener.subscribe(&["experiment.*", "recording.*", "sensor_config.*"]).await.expect("subscribe");
-    let app =
-        TestApp::start_with(Backend::Sqlite, bus.clone(), LoginLimits { per_account_per_minute: 100, per_address_per_minute: 100 }).await;
+    let app = TestApp::start_with(Backend::Sqlite, srs_testkit::harness::amqp_settings()).await;
     let owner = app.user("erin", Role::Experimenter).await;
     let first = app.experiment(&owner, "first").await;
     let second = app.experiment(&owner, "second").await;
@@ -95,6 +92,5 @@ async fn lifecycle_events_arrive_on_rabbitmq() {
         ("experiment.deactivated", Some(second.id.as_str()))
     );
     app.stop().await;
-    bus.close().await;
     listener.close().await;
 }

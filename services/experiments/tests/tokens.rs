@@ -9,7 +9,6 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use srs_common::model::Role;
-use srs_experiments::LoginLimits;
 use support::{Backend, TestApp, PASSWORD};
 
 fn now() -> i64 {
@@ -107,14 +106,9 @@ async fn refresh_rotates_and_a_replayed_token_revokes_the_family() {
 
 #[tokio::test]
 async fn logins_are_throttled_per_account_and_per_address() {
-    let bus = std::sync::Arc::new(srs_common::bus::memory::MemoryBus::new(5));
-    let app = TestApp::start_with(Backend::Sqlite, bus, LoginLimits { per_account_per_minute: 3, per_address_per_minute: 6 }).await;
-    srs_experiments::create_user(
-        &app.context.store,
-        srs_experiments::NewUser { username: "erin".into(), password: PASSWORD.into(), role: Role::Experimenter, email: None },
-    )
-    .await
-    .expect("user");
+    let limits = [("SRS__AUTH__LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MINUTE", "3"), ("SRS__AUTH__LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE", "6")];
+    let app = TestApp::start_configured(Backend::Sqlite, &limits).await;
+    app.add_user("erin", Role::Experimenter).await;
     let attempt = |username: &str, password: &str| {
         app.call(reqwest::Method::POST, "/api/v1/auth/login", None, Some(json!({"username": username, "password": password})))
     };
@@ -140,13 +134,16 @@ async fn logins_are_throttled_per_account_and_per_address() {
     app.stop().await;
 }
 
-/// Ten sign-ins with a different X-Forwarded-For each, `per_address_per_minute` = 3 and a fresh
+/// Three sign-ins a minute per client address.
+const THREE_PER_ADDRESS: (&str, &str) = ("SRS__AUTH__LOGIN_ATTEMPTS_PER_ADDRESS_PER_MINUTE", "3");
+
+/// Ten sign-ins with a different X-Forwarded-For each, three allowed per address and a fresh
 /// account per attempt (so only the address limit can stop them): how many got past the
 /// throttle (401, not 429).
 async fn logins_let_through_with_rotating_forwarded_for(env: &[(&str, &str)], proxy_appends: Option<&str>) -> usize {
-    let bus = std::sync::Arc::new(srs_common::bus::memory::MemoryBus::new(5));
-    let limits = LoginLimits { per_account_per_minute: 100, per_address_per_minute: 3 };
-    let app = TestApp::start_with_env(Backend::Sqlite, bus, limits, env).await;
+    let mut settings = vec![THREE_PER_ADDRESS];
+    settings.extend_from_slice(env);
+    let app = TestApp::start_configured(Backend::Sqlite, &settings).await;
     let mut let_through = 0;
     for attempt in 0..10 {
         let written_by_client = format!("198.51.100.{attempt}");
@@ -188,12 +185,9 @@ async fn a_client_rotating_its_own_forwarded_for_is_still_throttled() {
 
 #[tokio::test]
 async fn behind_a_trusted_proxy_each_real_client_has_its_own_budget() {
-    let proxied = [("SRS__SERVER__BEHIND_PROXY", "true")];
     // The proxy appends a different client each time: no client is over its limit. (This
     // one fails if the header were ignored, so the test above cannot pass vacuously.)
-    let bus = std::sync::Arc::new(srs_common::bus::memory::MemoryBus::new(5));
-    let limits = LoginLimits { per_account_per_minute: 100, per_address_per_minute: 3 };
-    let app = TestApp::start_with_env(Backend::Sqlite, bus, limits, &proxied).await;
+    let app = TestApp::start_configured(Backend::Sqlite, &[("SRS__SERVER__BEHIND_PROXY", "true"), THREE_PER_ADDRESS]).await;
     for attempt in 0..10 {
         let response = app
             .client

@@ -8,10 +8,12 @@
 //! and again ends `failed` with its error and is dead-lettered; a job that can never succeed
 //! (its experiment is gone, its filter no longer fits) fails at once.
 
+use crate::settings::ExporterSettings;
 use crate::{export_experiment, ExportError, Exported};
 use srs_common::bus::{BusError, Event, JobHandler, Worker};
 use srs_common::events::{self, ExportCompleted, ExportFailed, ExportProgress, ExportRequested};
 use srs_common::model::{new_id, ClaimRequest, ExportClaim, ExportRecord, ExportStatus};
+use srs_common::settings::SettingsError;
 use srs_common::shutdown::Background;
 use srs_common::store::StoreError;
 use srs_common::AppContext;
@@ -29,21 +31,22 @@ pub struct ExportJobs {
     context: AppContext,
     /// The export directory.
     pub root: PathBuf,
-    queue: String,
+    settings: ExporterSettings,
     /// Fires at shutdown: running exports stop and hand their job back.
     interrupt: CancellationToken,
 }
 
 impl ExportJobs {
-    pub fn new(context: &AppContext, interrupt: CancellationToken) -> Arc<Self> {
-        let settings = &context.settings;
-        Arc::new(Self { context: context.clone(), root: settings.exports_dir(), queue: settings.exporter.queue.clone(), interrupt })
+    pub fn new(context: &AppContext, interrupt: CancellationToken) -> Result<Arc<Self>, SettingsError> {
+        let settings = ExporterSettings::from_settings(&context.settings)?;
+        let root = settings.exports_dir(&context.settings.data.dir);
+        Ok(Arc::new(Self { context: context.clone(), root, settings, interrupt }))
     }
 
     /// Puts the recorded job on the work queue (confirmed by the broker when there is one).
     pub async fn enqueue(&self, record: &ExportRecord) -> Result<(), BusError> {
         let job = events::event(events::EXPORT_REQUESTED, &ExportRequested { export_id: record.id.clone() });
-        self.context.bus.enqueue(&self.queue, &[job]).await
+        self.context.bus.enqueue(&self.settings.queue, &[job]).await
     }
 
     /// Starts `exporter.workers` workers on the queue, and first — when the bus forgets its
@@ -57,18 +60,18 @@ impl ExportJobs {
                 jobs.requeue_unfinished().await;
             }
             let mut workers: Vec<Worker> = Vec::new();
-            for _ in 0..jobs.context.settings.exporter.workers {
+            for _ in 0..jobs.settings.workers {
                 let runner = jobs.clone();
                 let handler: JobHandler = Arc::new(move |job| {
                     let runner = runner.clone();
                     Box::pin(async move { runner.handle(job).await })
                 });
-                match jobs.context.bus.work(&jobs.queue, handler).await {
+                match jobs.context.bus.work(&jobs.settings.queue, handler).await {
                     Ok(worker) => workers.push(worker),
-                    Err(error) => tracing::error!(%error, queue = %jobs.queue, "cannot start an export worker"),
+                    Err(error) => tracing::error!(%error, queue = %jobs.settings.queue, "cannot start an export worker"),
                 }
             }
-            let mut reconcile = tokio::time::interval(Duration::from_secs(jobs.context.settings.exporter.reconcile_secs));
+            let mut reconcile = tokio::time::interval(Duration::from_secs(jobs.settings.reconcile_secs));
             loop {
                 tokio::select! {
                     () = stop.cancelled() => break,
@@ -141,7 +144,7 @@ impl ExportJobs {
     }
 
     fn lease(&self) -> Duration {
-        Duration::from_secs(self.context.settings.exporter.lease_secs)
+        Duration::from_secs(self.settings.lease_secs)
     }
 
     /// Runs the export, renewing the claim and reporting progress about once a second. A

@@ -17,6 +17,7 @@ mod paths;
 mod router;
 mod routes;
 pub mod sensor_file;
+pub mod settings;
 
 pub use export::{check_filter, export_experiment, sample_query, ExportError, Exported};
 pub use import::{import_export, ImportError, Imported};
@@ -25,20 +26,24 @@ pub use paths::{export_dir, partial_dir};
 
 use actix_web::web;
 use srs_common::http::Mount;
+use srs_common::service::Service;
 use srs_common::shutdown::Background;
 use srs_common::AppContext;
 use std::sync::Arc;
 use utoipa::OpenApi;
 
+/// The exporter service.
+pub const SERVICE: Service = Service { name: "exporter", openapi, start, settings: Some(&settings::SECTION) };
+
 /// Starts the export workers on `background` and returns the routes.
-pub fn start(context: &AppContext, background: &Background) -> Mount {
-    let jobs = ExportJobs::new(context, background.token.child_token());
+fn start(context: &AppContext, background: &Background) -> anyhow::Result<Mount> {
+    let jobs = ExportJobs::new(context, background.token.child_token())?;
     jobs.start(background);
     let jobs = web::Data::new(jobs);
-    Arc::new(move |config| {
+    Ok(Arc::new(move |config| {
         config.app_data(jobs.clone());
         routes::configure(config);
-    })
+    }))
 }
 
 #[derive(OpenApi)]
@@ -50,6 +55,6 @@ pub fn start(context: &AppContext, background: &Background) -> Mount {
 struct ExporterApi;
 
 /// The service's OpenAPI document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
+fn openapi() -> utoipa::openapi::OpenApi {
     ExporterApi::openapi()
 }

@@ -8,7 +8,5 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    srs_common::service::run_service_binary("srs-exporter", |context, background| {
-        vec![(srs_exporter::start(context, background), srs_exporter::openapi())]
-    })
+    srs_common::service::run_service_binary(&srs_exporter::SERVICE)
 }

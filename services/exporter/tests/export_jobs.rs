@@ -14,8 +14,9 @@ use srs_common::model::{ExportFilter, ExportRecord, Role};
 use support::{check_with_pyarrow, App};
 
 fn export_path(app: &App, view: &Value) -> std::path::PathBuf {
-    let settings = &app.context.settings;
-    srs_exporter::export_dir(&settings.exports_dir(), &app.lab.experiment.id, view["id"].as_str().expect("id"))
+    let settings = srs_exporter::settings::ExporterSettings::from_settings(&app.context.settings).expect("exporter settings");
+    let root = settings.exports_dir(&app.context.settings.data.dir);
+    srs_exporter::export_dir(&root, &app.lab.experiment.id, view["id"].as_str().expect("id"))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

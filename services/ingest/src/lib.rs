@@ -16,9 +16,11 @@ mod parse;
 mod receive_clock;
 mod routes;
 pub mod schema;
+pub mod settings;
 
 use actix_web::web;
 use srs_common::http::Mount;
+use srs_common::service::Service;
 use srs_common::shutdown::Background;
 use srs_common::AppContext;
 use std::sync::Arc;
@@ -33,22 +35,25 @@ pub struct Ingest {
     clock: receive_clock::ReceiveClock,
     windows: Arc<activity::SensorWindows>,
     tokens: device_tokens::DeviceTokens,
+    settings: settings::IngestSettings,
 }
 
-/// Starts the background work (recording context, batch writer, activity) on `background` and
-/// returns the routes.
-pub fn start(context: &AppContext, background: &Background) -> Mount {
+/// The ingest service.
+pub const SERVICE: Service = Service { name: "ingest", openapi, start, settings: Some(&settings::SECTION) };
+
+/// Starts the background work (batch writer, activity) on `background` and returns the routes.
+fn start(context: &AppContext, background: &Background) -> anyhow::Result<Mount> {
     metrics::init();
-    let settings = &context.settings.ingest;
+    let settings = settings::IngestSettings::from_settings(&context.settings)?;
     let windows = Arc::new(activity::SensorWindows::new(context.sensors.len()));
     activity::publish_every_second(context.clone(), windows.clone(), background);
     let batcher = SampleBatcher::start(context.store.clone(), background, settings.queue_capacity, settings.max_batch_samples);
     let tokens = device_tokens::DeviceTokens::new(settings.require_device_token, Duration::from_secs(settings.device_token_cache_secs));
-    let ingest = web::Data::new(Ingest { batcher, clock: receive_clock::ReceiveClock::new(), windows, tokens });
-    Arc::new(move |config| {
+    let ingest = web::Data::new(Ingest { batcher, clock: receive_clock::ReceiveClock::new(), windows, tokens, settings });
+    Ok(Arc::new(move |config| {
         config.app_data(ingest.clone());
         routes::configure(config);
-    })
+    }))
 }
 
 #[derive(OpenApi)]
@@ -60,6 +65,6 @@ pub fn start(context: &AppContext, background: &Background) -> Mount {
 struct IngestApi;
 
 /// The service's OpenAPI document.
-pub fn openapi() -> utoipa::openapi::OpenApi {
+fn openapi() -> utoipa::openapi::OpenApi {
     IngestApi::openapi()
 }

@@ -7,7 +7,5 @@ use std::process::ExitCode;
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    srs_common::service::run_service_binary("srs-ingest", |context, background| {
-        vec![(srs_ingest::start(context, background), srs_ingest::openapi())]
-    })
+    srs_common::service::run_service_binary(&srs_ingest::SERVICE)
 }

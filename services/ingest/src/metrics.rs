@@ -2,7 +2,7 @@
 //! committed batch sizes and commit latency; samples waiting in the queue.
 
 use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
-use srs_common::http::metrics::register;
+use srs_common::metrics::register;
 use std::sync::LazyLock;
 
 // The options are constants: a bad one is a programming error every test would catch.

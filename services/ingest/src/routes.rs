@@ -132,7 +132,7 @@ async fn receive(
     body: web::Payload,
     path_sensor: Option<&str>,
 ) -> Result<IngestResult, ApiError> {
-    let settings = &context.settings.ingest;
+    let settings = &ingest.settings;
     let format = Format::from_content_type(request.content_type())
         .ok_or_else(|| ApiError::new(ErrorCode::UnsupportedMediaType, "expected Content-Type: application/json or application/x-ndjson"))?;
     let token_sensor = ingest.tokens.sensor_of(context, request).await?;

@@ -17,7 +17,10 @@ async fn runs_alone_and_stops_on_sigterm() {
         .env("SRS__SERVER__LISTEN", "127.0.0.1:0")
         .env("SRS__DATA__DIR", dir.path().join("data"))
         .env("SRS__AUTH__JWT_PUBLIC_KEY", keys.join("public.pem"))
-        .env("SRS__AUTH__JWT_PRIVATE_KEY", dir.path().join("no-signing-key-here.pem"));
+        .env("SRS__AUTH__JWT_PRIVATE_KEY", dir.path().join("no-signing-key-here.pem"))
+        // One environment serves every binary of a deployment: the exporter's section is
+        // accepted here (and checked by srs-exporter).
+        .env("SRS__EXPORTER__WORKERS", "4");
     let (child, base) = srs_testkit::spawn_listening(command, "srs-ingest");
 
     let client = reqwest::Client::new();

@@ -80,8 +80,7 @@ async fn recording_edges_are_exact_on_the_in_process_bus() {
 async fn recording_edges_are_exact_with_events_over_rabbitmq() {
     // The lifecycle events travel through the broker (slower than the in-process bus): ingest
     // must not need them to attribute a sample.
-    let bus = srs_testkit::amqp_bus().await;
-    let lab = Lab::start_on(bus, &[]).await;
+    let lab = Lab::start_with(srs_testkit::harness::amqp_settings()).await;
     let ingest = lab.url.clone();
     recording_edges_are_exact(lab, &ingest).await;
 }
@@ -90,10 +89,9 @@ async fn recording_edges_are_exact_with_events_over_rabbitmq() {
 /// store and RabbitMQ. Ingest learns of no start or stop before it commits, and needs not.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn recording_edges_are_exact_with_ingest_in_another_process() {
-    let lab = Lab::start_on(srs_testkit::amqp_bus().await, &[]).await;
-    let data_dir = lab.db_path().parent().expect("data dir").to_path_buf();
-    let keys = tempfile::tempdir().expect("keys");
-    srs_common::auth::keys::write_pair(&keys.path().join("private.pem"), &keys.path().join("public.pem")).expect("keys");
+    let lab = Lab::start_with(srs_testkit::harness::amqp_settings()).await;
+    // The same data directory: the same SQLite file and JWT keys.
+    let data_dir = lab.dir.clone();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_srs-ingest"));
     command
         .current_dir(&data_dir)
@@ -103,9 +101,7 @@ async fn recording_edges_are_exact_with_ingest_in_another_process() {
         .env("SRS__SERVER__LISTEN", "127.0.0.1:0")
         .env("SRS__DATA__DIR", &data_dir)
         .env("SRS__BUS__BACKEND", "amqp")
-        .env("SRS__BUS__AMQP_URL", srs_testkit::amqp_url())
-        .env("SRS__AUTH__JWT_PUBLIC_KEY", keys.path().join("public.pem"))
-        .env("SRS__AUTH__JWT_PRIVATE_KEY", keys.path().join("absent.pem"));
+        .env("SRS__BUS__AMQP_URL", srs_testkit::amqp_url());
     let (child, ingest) = srs_testkit::spawn_listening(command, "srs-ingest");
     recording_edges_are_exact(lab, &ingest).await;
     assert!(srs_testkit::terminate(child).success());
@@ -114,8 +110,7 @@ async fn recording_edges_are_exact_with_ingest_in_another_process() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_full_disk_is_a_503_until_space_returns() {
     let disk = srs_testkit::small_disk::SmallDisk::mount("8m");
-    let bus = std::sync::Arc::new(srs_common::bus::memory::MemoryBus::new(5));
-    let lab = Lab::start_in(tempfile::tempdir_in(disk.path()).expect("data dir"), bus, &[]).await;
+    let lab = Lab::start_in(tempfile::tempdir_in(disk.path()).expect("data dir"), Vec::new()).await;
     lab.start_recording().await;
     let filler = disk.fill();
     let mut acknowledged = 0;

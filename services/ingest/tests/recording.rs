@@ -7,7 +7,6 @@ mod support;
 use futures_util::TryStreamExt;
 use reqwest::StatusCode;
 use serde_json::json;
-use srs_common::bus::Bus;
 use srs_common::model::SampleQuery;
 use support::{ecg, Lab};
 
@@ -94,9 +93,8 @@ async fn retried_requests_are_stored_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn status_and_activity_summarise_each_sensor() {
-    let bus = std::sync::Arc::new(srs_common::bus::memory::MemoryBus::new(5));
-    let mut activity = bus.subscribe(&["sensor.activity"]).await.expect("subscribe");
-    let lab = Lab::start_on(bus.clone(), &[]).await;
+    let lab = Lab::start(&[]).await;
+    let mut activity = lab.context.bus.subscribe(&["sensor.activity"]).await.expect("subscribe");
     let samples: Vec<_> = (0..40).map(|i| json!({"sensor_id": "imu-left", "ts": srs_common::time::now_ns() - 50_000_000 - i, "values": {"acc_x": 0.0, "acc_y": 0.0, "acc_z": 9.81}})).collect();
     for chunk in samples.chunks(10) {
         let (status, answer) = lab.post_json(json!(chunk)).await;

@@ -24,6 +24,9 @@ enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8080 (port 0 picks a free port).
         #[arg(long, value_name = "ADDR")]
         listen: Option<SocketAddr>,
+        /// Run only these services, e.g. `ingest,exporter` (default: all of them).
+        #[arg(long, value_name = "LIST")]
+        services: Option<String>,
     },
     /// Manage users.
     User {
@@ -104,16 +107,19 @@ enum KeysCommand {
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut settings = Settings::load()?;
+    // Every command reads (and checks) the sections of every service: one settings file
+    // serves them all.
+    let mut settings = Settings::load(&srs_common::service::sections(crate::serve::ALL))?;
     if let Some(dir) = cli.data_dir {
         settings.data.dir = dir;
     }
     match cli.command {
-        Command::Serve { listen } => {
+        Command::Serve { listen, services } => {
             if let Some(listen) = listen {
                 settings.server.listen = listen;
             }
-            crate::serve::serve(settings).await
+            let services = crate::serve::chosen(services.as_deref())?;
+            crate::serve::serve(settings, &services).await
         }
         Command::User { command: UserCommand::Add { username, role, email, password_stdin } } => {
             crate::users::add(&settings, username, role, email, password_stdin).await

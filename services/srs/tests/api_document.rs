@@ -22,14 +22,19 @@ fn refs<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
     }
 }
 
+/// The services `srs serve` runs (its `ALL`).
+const SERVICES: &[&srs_common::service::Service] = &[&srs_ingest::SERVICE, &srs_experiments::SERVICE, &srs_exporter::SERVICE];
+
+#[test]
+fn every_service_section_is_known_to_every_binary() {
+    let sections: Vec<&str> = srs_common::service::sections(SERVICES).iter().map(|section| section.name).collect();
+    assert_eq!(sections, srs_common::settings::SERVICE_SECTIONS);
+}
+
 #[test]
 fn services_do_not_share_schema_names_with_different_shapes() {
-    let documents = [
-        ("ingest", srs_ingest::openapi()),
-        ("experiments", srs_experiments::openapi()),
-        ("exporter", srs_exporter::openapi()),
-        ("operations", srs_common::http::openapi::merged([])),
-    ];
+    let mut documents: Vec<_> = SERVICES.iter().map(|service| (service.name, (service.openapi)())).collect();
+    documents.push(("operations", srs_common::http::openapi::merged([])));
     let mut seen: BTreeMap<String, (&str, Value)> = BTreeMap::new();
     for (service, document) in &documents {
         let document = serde_json::to_value(document).expect("json");

@@ -64,6 +64,32 @@ fn bad_settings_give_one_error_line() {
     std::fs::write(dir.path().join("config/default.toml"), "[bus]\nbackend = \"kafka\"\n").expect("write");
     let output = srs(dir.path()).args(["serve"]).output().expect("run");
     assert_one_error_line(&output, "kafka");
+    std::fs::remove_dir_all(dir.path().join("config")).expect("rm");
+    // A service's own section is checked by the service that owns it; a section no service
+    // has is an error too.
+    let output = srs(dir.path()).args(["serve"]).env("SRS__INGEST__QUEUE_CAPACITY", "1").output().expect("run");
+    assert_one_error_line(&output, "ingest.queue_capacity");
+    let output = srs(dir.path()).args(["serve"]).env("SRS__EXPORTER__WORKRS", "2").output().expect("run");
+    assert_one_error_line(&output, "workrs");
+    let output = srs(dir.path()).args(["serve"]).env("SRS__INGES__QUEUE_CAPACITY", "1").output().expect("run");
+    assert_one_error_line(&output, "unknown section `inges`");
+    let output = srs(dir.path()).args(["serve", "--services", "ingest,control"]).output().expect("run");
+    assert_one_error_line(&output, "no service \"control\" (known: ingest, experiments, exporter)");
+}
+
+#[tokio::test]
+async fn serve_runs_only_the_services_it_is_given() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut command = srs(dir.path());
+    command.args(["serve", "--listen", "127.0.0.1:0", "--data-dir", "data", "--services", "ingest,exporter"]);
+    let (child, base) = srs_testkit::spawn_listening(command, "srs");
+    let document: serde_json::Value = reqwest::get(format!("{base}/api/v1/openapi.json")).await.expect("get").json().await.expect("json");
+    let paths = document["paths"].as_object().expect("paths");
+    assert!(paths.contains_key("/api/v1/samples") && paths.contains_key("/api/v1/exports"), "{:?}", paths.keys());
+    assert!(!paths.contains_key("/api/v1/experiments"), "experiments is not running");
+    let login = reqwest::Client::new().post(format!("{base}/api/v1/auth/login")).json(&serde_json::json!({})).send().await.expect("post");
+    assert_eq!(login.status(), 404);
+    assert!(support::terminate(child).success());
 }
 
 #[test]

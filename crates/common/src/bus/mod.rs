@@ -7,6 +7,7 @@
 pub mod amqp;
 mod event;
 pub mod memory;
+pub mod metrics;
 
 pub use event::Event;
 

@@ -63,5 +63,5 @@ pub async fn readyz(context: web::Data<AppContext>) -> Result<HttpResponse, ApiE
 #[utoipa::path(get, path = "/metrics", tag = "operations", responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
 #[get("/metrics")]
 pub async fn metrics() -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(super::metrics::render())
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(crate::metrics::render())
 }

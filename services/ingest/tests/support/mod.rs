@@ -1,91 +1,47 @@
-//! A real lab for ingest tests: the experiments and ingest services on one listener (as in
-//! `srs serve`), a real SQLite file, and a bus — with an admin, an experiment whose config
+//! A real lab for ingest tests: the experiments and ingest services in srs-testkit's harness (as
+//! in `srs serve`), a real SQLite file and a bus — with an admin, an experiment whose config
 //! disables `cam-2`, and helpers to record and to post samples.
 #![allow(dead_code)]
 
 use reqwest::StatusCode;
 use serde_json::{json, Value};
-use srs_common::auth::jwt::JwtKeys;
-use srs_common::bus::DynBus;
-use srs_common::http::{RunningServer, ServerBuilder};
 use srs_common::model::Role;
-use srs_common::sensors::SensorCatalog;
-use srs_common::shutdown::Background;
-use srs_common::{AppContext, Settings};
-use srs_experiments::{LoginLimits, NewUser};
-use std::path::Path;
-use std::sync::Arc;
-use std::time::Duration;
+use srs_testkit::harness::{pairs, TestServer};
+use std::ops::Deref;
 
 pub struct Lab {
-    pub url: String,
-    pub client: reqwest::Client,
-    pub context: AppContext,
+    server: TestServer,
     pub token: String,
     pub experiment_id: String,
     pub participant_id: String,
     pub task_id: String,
-    background: Background,
-    server: Option<RunningServer>,
-    _dir: tempfile::TempDir,
 }
+
+impl Deref for Lab {
+    type Target = TestServer;
+    fn deref(&self) -> &TestServer {
+        &self.server
+    }
+}
+
+const SERVICES: &[&srs_common::service::Service] = &[&srs_ingest::SERVICE, &srs_experiments::SERVICE];
 
 impl Lab {
     /// A lab on the in-process bus; `settings` are `SRS__...` overrides.
     pub async fn start(settings: &[(&str, &str)]) -> Self {
-        Self::start_on(Arc::new(srs_common::bus::memory::MemoryBus::new(5)), settings).await
+        Self::start_with(pairs(settings)).await
     }
 
-    pub async fn start_on(bus: DynBus, settings: &[(&str, &str)]) -> Self {
-        Self::start_in(tempfile::tempdir().expect("tempdir"), bus, settings).await
+    /// With settings built at run time (e.g. `srs_testkit::harness::amqp_settings()`).
+    pub async fn start_with(settings: Vec<(String, String)>) -> Self {
+        Self::start_in(tempfile::tempdir().expect("tempdir"), settings).await
     }
 
-    /// A lab whose SQLite file lives in `dir` (a small filesystem, say).
-    pub async fn start_in(dir: tempfile::TempDir, bus: DynBus, settings: &[(&str, &str)]) -> Self {
-        let vars = settings.iter().map(|(k, v)| (k.to_string(), v.to_string()));
-        let settings = Settings::load_from(dir.path(), None, vars).expect("settings");
-        let store = Arc::new(srs_common::store::sqlite::SqliteStore::open(&dir.path().join("srs.db")).await.expect("store"));
-        let jwt = Arc::new(JwtKeys::ephemeral(&settings.auth.issuer, &settings.auth.audience).expect("keys"));
-        let sensors = Arc::new(SensorCatalog::load(Path::new("")).expect("sensors"));
-        let context = AppContext { settings: Arc::new(settings), store, bus, sensors, jwt };
-        let background = Background::new();
-        let limits = LoginLimits { per_account_per_minute: 1000, per_address_per_minute: 1000 };
-        let server = ServerBuilder::new(context.clone())
-            .mount(srs_experiments::mount(limits), srs_experiments::openapi())
-            .mount(srs_ingest::start(&context, &background), srs_ingest::openapi())
-            .bind("127.0.0.1:0".parse().expect("addr"))
-            .expect("bind");
-        let url = format!("http://{}", server.addr());
-        let client = reqwest::Client::new();
-        let password = "correct horse battery";
-        srs_experiments::create_user(
-            &context.store,
-            NewUser { username: "admin".into(), password: password.into(), role: Role::Admin, email: None },
-        )
-        .await
-        .expect("admin");
-        let login: Value = client
-            .post(format!("{url}/api/v1/auth/login"))
-            .json(&json!({"username": "admin", "password": password}))
-            .send()
-            .await
-            .expect("login")
-            .json()
-            .await
-            .expect("json");
-        let token = login["access_token"].as_str().expect("token").to_owned();
-        let mut lab = Lab {
-            url,
-            client,
-            context,
-            token,
-            experiment_id: String::new(),
-            participant_id: String::new(),
-            task_id: String::new(),
-            background,
-            server: Some(server),
-            _dir: dir,
-        };
+    /// A lab whose data directory is `dir` (a small filesystem, say).
+    pub async fn start_in(dir: tempfile::TempDir, settings: Vec<(String, String)>) -> Self {
+        let server = TestServer::start_in(dir, SERVICES, settings).await;
+        let (_, token) = server.user("admin", Role::Admin).await;
+        let mut lab = Lab { server, token, experiment_id: String::new(), participant_id: String::new(), task_id: String::new() };
         let config = lab.api("POST", "/api/v1/sensor-configs", json!({"name": "all but cam-2"})).await;
         let config_id = config["id"].as_str().expect("id").to_owned();
         lab.api("PUT", &format!("/api/v1/sensor-configs/{config_id}"), json!({"sensors": [{"id": "cam-2", "enabled": false}]})).await;
@@ -106,14 +62,11 @@ impl Lab {
 
     /// The SQLite file, for tests that lock it from outside.
     pub fn db_path(&self) -> std::path::PathBuf {
-        self._dir.path().join("srs.db")
+        self.dir.join("srs.db")
     }
 
-    pub async fn stop(mut self) {
-        if let Some(server) = self.server.take() {
-            server.stop().await;
-        }
-        self.background.stop(Duration::from_secs(5)).await;
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 
     /// An experiments API call that must succeed.

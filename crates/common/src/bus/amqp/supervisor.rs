@@ -127,7 +127,7 @@ impl Supervisor {
                 Ok(connected) => {
                     backoff = MIN_BACKOFF;
                     if ever_connected {
-                        crate::http::metrics::bus_reconnects().inc();
+                        crate::bus::metrics::bus_reconnects().inc();
                     }
                     ever_connected = true;
                     tracing::info!("connected to RabbitMQ");

@@ -1,6 +1,10 @@
 //! Settings, layered with the `config` crate:
 //! built-in defaults -> `config/default.toml` -> `config/{SRS_ENV}.toml` -> `SRS__SECTION__KEY`.
-//! Every struct denies unknown fields; secrets are `SecretString` and never printed.
+//! The sections every service uses (server, data, log, store, bus, sensors, auth) are here; a
+//! service with settings of its own (`[ingest]`, `[exporter]`) owns that section: its type,
+//! built-in defaults and checks live with the service and are registered with the loader as a
+//! [`SettingsSection`]. Every struct denies unknown fields; secrets are `SecretString` and
+//! never printed.
 
 use ipnet::IpNet;
 use secrecy::SecretString;
@@ -9,10 +13,13 @@ use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 /// The defaults every binary carries, so `srs serve` runs from any directory.
-const BUILT_IN_DEFAULTS: &str = include_str!("../../../config/default.toml");
+const BUILT_IN_DEFAULTS: &str = include_str!("../../../../config/default.toml");
+
+mod sections;
+
+pub use sections::{ServiceSections, SettingsSection, SERVICE_SECTIONS};
 
 #[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Settings {
     pub server: ServerSettings,
     pub data: DataSettings,
@@ -21,8 +28,9 @@ pub struct Settings {
     pub bus: BusSettings,
     pub sensors: SensorsSettings,
     pub auth: AuthSettings,
-    pub ingest: IngestSettings,
-    pub exporter: ExporterSettings,
+    /// The services' own sections, read with [`Settings::section`].
+    #[serde(flatten)]
+    pub services: ServiceSections,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -142,49 +150,32 @@ pub struct AuthSettings {
     pub login_attempts_per_address_per_minute: u32,
 }
 
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct IngestSettings {
-    pub require_device_token: bool,
-    pub max_body_bytes: usize,
-    pub max_samples_per_request: usize,
-    pub queue_capacity: usize,
-    pub max_batch_samples: usize,
-    pub device_token_cache_secs: u64,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ExporterSettings {
-    pub dir: PathBuf,
-    pub workers: usize,
-    pub queue: String,
-    pub lease_secs: u64,
-    pub reconcile_secs: u64,
-}
-
 #[derive(Debug, thiserror::Error)]
 #[error("invalid settings: {0}")]
-pub struct SettingsError(String);
+pub struct SettingsError(pub String);
 
 impl Settings {
     /// Loads settings from `config/` in the working directory (or `SRS_CONFIG_DIR`) and the
-    /// process environment.
-    pub fn load() -> Result<Self, SettingsError> {
+    /// process environment, with the sections of the services the process runs.
+    pub fn load(sections: &[&SettingsSection]) -> Result<Self, SettingsError> {
         let dir = std::env::var_os("SRS_CONFIG_DIR").map_or_else(|| PathBuf::from("config"), PathBuf::from);
         let env = std::env::var("SRS_ENV").ok();
-        Self::load_from(&dir, env.as_deref(), std::env::vars())
+        Self::load_from(&dir, env.as_deref(), std::env::vars(), sections)
     }
 
     /// The layering, with every input explicit so tests need not touch the process environment.
+    /// `sections`' defaults come right after the built-in ones; each is checked once loaded.
     pub fn load_from(
         config_dir: &Path,
         env_name: Option<&str>,
         env_vars: impl IntoIterator<Item = (String, String)>,
+        sections: &[&SettingsSection],
     ) -> Result<Self, SettingsError> {
-        let mut builder = config::Config::builder()
-            .add_source(config::File::from_str(BUILT_IN_DEFAULTS, config::FileFormat::Toml))
-            .add_source(config::File::from(config_dir.join("default.toml")).required(false));
+        let mut builder = config::Config::builder().add_source(config::File::from_str(BUILT_IN_DEFAULTS, config::FileFormat::Toml));
+        for section in sections {
+            builder = builder.add_source(config::File::from_str(section.defaults, config::FileFormat::Toml));
+        }
+        builder = builder.add_source(config::File::from(config_dir.join("default.toml")).required(false));
         if let Some(env_name) = env_name.filter(|name| !name.is_empty()) {
             let file = config_dir.join(format!("{env_name}.toml"));
             builder = builder.add_source(config::File::from(file).required(false));
@@ -200,7 +191,16 @@ impl Settings {
         let settings: Settings =
             builder.add_source(environment).build().and_then(config::Config::try_deserialize).map_err(|e| SettingsError(e.to_string()))?;
         settings.validate()?;
+        settings.services.check_names()?;
+        for section in sections {
+            (section.check)(&settings)?;
+        }
         Ok(settings)
+    }
+
+    /// A service's section as its type (which denies unknown keys); the error names the key.
+    pub fn section<T: serde::de::DeserializeOwned>(&self, name: &str) -> Result<T, SettingsError> {
+        self.services.get(name)
     }
 
     fn validate(&self) -> Result<(), SettingsError> {
@@ -226,27 +226,6 @@ impl Settings {
         if self.auth.issuer.is_empty() || self.auth.audience.is_empty() {
             return fail("auth.issuer/auth.audience", "must not be empty");
         }
-        if self.ingest.max_samples_per_request == 0 || self.ingest.max_body_bytes == 0 {
-            return fail("ingest.max_samples_per_request/ingest.max_body_bytes", "must be at least 1");
-        }
-        if self.ingest.queue_capacity < self.ingest.max_samples_per_request {
-            return fail("ingest.queue_capacity", "must hold at least one full request (ingest.max_samples_per_request)");
-        }
-        if self.ingest.max_batch_samples == 0 {
-            return fail("ingest.max_batch_samples", "must be at least 1");
-        }
-        if self.exporter.workers == 0 {
-            return fail("exporter.workers", "must be at least 1");
-        }
-        if self.exporter.lease_secs < 3 {
-            return fail("exporter.lease_secs", "must be at least 3 (the lease is renewed every second)");
-        }
-        if self.exporter.reconcile_secs == 0 {
-            return fail("exporter.reconcile_secs", "must be at least 1");
-        }
-        if self.exporter.queue.is_empty() {
-            return fail("exporter.queue", "must not be empty");
-        }
         if tracing_subscriber::EnvFilter::try_new(&self.log.level).is_err() {
             return fail("log.level", "is not a valid filter (e.g. \"info\" or \"srs=debug,info\")");
         }
@@ -262,15 +241,6 @@ impl Settings {
             self.data.dir.join("srs.db")
         } else {
             self.store.sqlite_path.clone()
-        }
-    }
-
-    /// Where exports are written: `exporter.dir`, or `exports/` in the data directory.
-    pub fn exports_dir(&self) -> PathBuf {
-        if self.exporter.dir.as_os_str().is_empty() {
-            self.data.dir.join("exports")
-        } else {
-            self.exporter.dir.clone()
         }
     }
 
@@ -297,7 +267,7 @@ mod tests {
     #[test]
     fn built_in_defaults_run_embedded() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let settings = Settings::load_from(dir.path(), None, vars(&[])).expect("defaults load");
+        let settings = Settings::load_from(dir.path(), None, vars(&[]), &[]).expect("defaults load");
         assert_eq!(settings.store.backend, StoreBackend::Sqlite);
         assert_eq!(settings.bus.backend, BusBackend::Memory);
         assert_eq!(settings.server.listen.port(), 8080);
@@ -311,7 +281,7 @@ mod tests {
     fn trusted_proxies_take_addresses_and_ranges_from_the_environment() {
         let dir = tempfile::tempdir().expect("tempdir");
         let env = vars(&[("SRS__SERVER__BEHIND_PROXY", "true"), ("SRS__SERVER__TRUSTED_PROXIES", "10.0.0.0/8, 192.0.2.4")]);
-        let settings = Settings::load_from(dir.path(), None, env).expect("loads");
+        let settings = Settings::load_from(dir.path(), None, env, &[]).expect("loads");
         let want: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("net"), "192.0.2.4/32".parse().expect("net")];
         assert_eq!(settings.server.forwarding_proxies(), Some(want.as_slice()));
     }
@@ -325,6 +295,7 @@ mod tests {
             dir.path(),
             Some("prod"),
             vars(&[("SRS__SERVER__LISTEN", "127.0.0.1:9002"), ("SRS_ENV", "prod"), ("SRS__BUS__AMQP_URL", "amqp://u:secret@h:5672/%2f")]),
+            &[],
         )
         .expect("loads");
         assert_eq!(settings.log.level, "debug");
@@ -337,18 +308,19 @@ mod tests {
     #[test]
     fn unknown_and_bad_settings_name_the_key() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let error = Settings::load_from(dir.path(), None, vars(&[("SRS__SERVER__LISTN", "x")])).expect_err("unknown key");
+        let error = Settings::load_from(dir.path(), None, vars(&[("SRS__SERVER__LISTN", "x")]), &[]).expect_err("unknown key");
         assert!(error.to_string().contains("listn"), "{error}");
-        let error = Settings::load_from(dir.path(), None, vars(&[("SRS__SERVER__LISTEN", "nowhere")])).expect_err("bad address");
+        let error = Settings::load_from(dir.path(), None, vars(&[("SRS__SERVER__LISTEN", "nowhere")]), &[]).expect_err("bad address");
         assert!(error.to_string().contains("listen"), "{error}");
-        let error = Settings::load_from(dir.path(), None, vars(&[("SRS__STORE__BACKEND", "oracle")])).expect_err("bad backend");
+        let error = Settings::load_from(dir.path(), None, vars(&[("SRS__STORE__BACKEND", "oracle")]), &[]).expect_err("bad backend");
         assert!(error.to_string().contains("backend"), "{error}");
-        let error = Settings::load_from(dir.path(), None, vars(&[("SRS__STORE__SQLITE_SYNCHRONOUS", "sometimes")])).expect_err("bad sync");
-        assert!(error.to_string().contains("sometimes"), "{error}");
         let error =
-            Settings::load_from(dir.path(), None, vars(&[("SRS__SERVER__TRUSTED_PROXIES", "10.0.0.0/8,proxy")])).expect_err("bad proxy");
+            Settings::load_from(dir.path(), None, vars(&[("SRS__STORE__SQLITE_SYNCHRONOUS", "sometimes")]), &[]).expect_err("bad sync");
+        assert!(error.to_string().contains("sometimes"), "{error}");
+        let error = Settings::load_from(dir.path(), None, vars(&[("SRS__SERVER__TRUSTED_PROXIES", "10.0.0.0/8,proxy")]), &[])
+            .expect_err("bad proxy");
         assert!(error.to_string().contains("\"proxy\" is not an IP address"), "{error}");
-        let error = Settings::load_from(dir.path(), None, vars(&[("SRS__BUS__HEARTBEAT_SECS", "0")])).expect_err("zero heartbeat");
+        let error = Settings::load_from(dir.path(), None, vars(&[("SRS__BUS__HEARTBEAT_SECS", "0")]), &[]).expect_err("zero heartbeat");
         assert!(error.to_string().contains("bus.heartbeat_secs"), "{error}");
     }
 }
