@@ -118,11 +118,13 @@ pub async fn create(
     context.store.insert_export(&record).await?;
     if let Err(error) = jobs.enqueue(&record).await {
         // Recorded but never queued: say so in the record rather than leave it queued forever.
+        // The broker's own words (hosts, queues) stay in the log.
+        tracing::warn!(%error, export.id = %record.id, "cannot queue an export job");
         record.status = ExportStatus::Failed;
-        record.error = Some(format!("could not be queued: {error}"));
+        record.error = Some("could not be queued: the job queue is unavailable".into());
         record.finished_at = Some(srs_common::time::now());
         context.store.update_export(&record).await?;
-        return Err(ApiError::unavailable(ErrorCode::BusUnavailable, format!("the export job queue is unavailable: {error}"), 5));
+        return Err(ApiError::unavailable(ErrorCode::BusUnavailable, "the export job queue is unavailable; retry shortly", 5));
     }
     tracing::info!(export.id = %record.id, experiment.id = %record.experiment_id, by = %caller.id, "export requested");
     Ok(HttpResponse::Accepted()

@@ -246,3 +246,22 @@ async fn an_export_on_a_full_disk_fails_cleanly_and_the_next_one_works() {
     assert_eq!(support::check_with_pyarrow(&export_dir), app.lab.store_counts(|_| true).await);
     app.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_the_broker_cannot_take_is_refused_and_recorded_failed() {
+    // A broker that is not there: the publish times out.
+    let app = App::start(&[
+        ("SRS__BUS__BACKEND", "amqp"),
+        ("SRS__BUS__AMQP_URL", "amqp://guest:guest@127.0.0.1:9/%2f"),
+        ("SRS__BUS__PUBLISH_TIMEOUT_MS", "300"),
+    ])
+    .await;
+    let (status, problem) = app.post(&app.token, "/api/v1/exports", json!({"experiment_id": app.lab.experiment.id})).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::SERVICE_UNAVAILABLE, Some("bus_unavailable")), "{problem}");
+    assert!(!problem.to_string().contains("127.0.0.1"), "the broker's own words stay in the log: {problem}");
+    let (_, exports) = app.get(&app.token, &format!("/api/v1/exports?experiment_id={}", app.lab.experiment.id)).await;
+    let record = &exports.as_array().expect("list")[0];
+    assert_eq!(record["status"], "failed", "{record}");
+    assert_eq!(record["error"], "could not be queued: the job queue is unavailable");
+    app.stop().await;
+}

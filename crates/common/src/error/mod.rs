@@ -41,6 +41,9 @@ pub struct Problem {
     pub errors: Vec<FieldProblem>,
 }
 
+/// The detail of every 500 as the client sees it.
+const INTERNAL_DETAIL: &str = "an internal error occurred; it has been logged";
+
 #[derive(Debug, Clone)]
 pub struct ApiError {
     code: ErrorCode,
@@ -105,11 +108,14 @@ impl ApiError {
     }
 
     pub fn problem(&self) -> Problem {
+        // What went wrong inside (a library's message, a path) is for the log, which gets
+        // `detail` (see `error_response`); the client gets a stable sentence.
+        let detail = if self.code == ErrorCode::Internal { INTERNAL_DETAIL.to_owned() } else { self.detail.clone() };
         Problem {
             kind: format!("{PROBLEMS_PATH}#{}", self.code),
             title: self.code.title().to_owned(),
             status: self.status().as_u16(),
-            detail: self.detail.clone(),
+            detail,
             code: self.code,
             errors: self.errors.clone(),
         }
@@ -161,10 +167,8 @@ impl From<crate::store::StoreError> for ApiError {
                 tracing::error!(error = %what, "store full");
                 ApiError::unavailable(ErrorCode::StoreFull, "the disk of the store is full; retry once space is freed", 5)
             }
-            StoreError::Internal(what) => {
-                tracing::error!(error = %what, "store error");
-                ApiError::internal("an internal error occurred; it has been logged")
-            }
+            // Logged with its words when answered (`error_response`); the client gets none.
+            StoreError::Internal(what) => ApiError::internal(what),
         }
     }
 }
@@ -192,6 +196,12 @@ mod tests {
         assert_eq!(json["type"], "/api/v1/docs/problems#invalid_samples");
         assert_eq!(json["errors"][0]["index"], 3);
         assert_eq!(json["errors"][0]["field"], "values.open");
+    }
+
+    #[test]
+    fn internal_errors_log_their_detail_and_answer_a_stable_one() {
+        let problem = ApiError::internal("cannot open /var/lib/srs/srs.db: permission denied").problem();
+        assert_eq!((problem.status, problem.detail.as_str()), (500, INTERNAL_DETAIL));
     }
 
     #[test]
