@@ -20,6 +20,9 @@ pub const EXPORT_REQUESTED: &str = "export.requested";
 pub const EXPORT_PROGRESS: &str = "export.progress";
 pub const EXPORT_COMPLETED: &str = "export.completed";
 pub const EXPORT_FAILED: &str = "export.failed";
+/// Published by control when a device's socket opens or closes (a replacement is neither).
+pub const DEVICE_CONNECTED: &str = "device.connected";
+pub const DEVICE_DISCONNECTED: &str = "device.disconnected";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExperimentActivated {
@@ -109,6 +112,14 @@ pub struct ExportFailed {
     pub experiment_id: String,
     pub error: String,
     pub attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeviceConnection {
+    pub sensor_id: String,
+    #[serde(rename = "type")]
+    pub sensor_type: String,
+    pub at: DateTime<Utc>,
 }
 
 /// The bus event of `kind` carrying `payload`.

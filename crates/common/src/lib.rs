@@ -3,6 +3,7 @@
 //! (health, readiness, metrics, OpenAPI, server bootstrap and ordered shutdown).
 
 pub mod access;
+pub mod active_state;
 pub mod auth;
 pub mod bus;
 pub mod context;

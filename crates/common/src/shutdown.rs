@@ -13,6 +13,9 @@ use tokio_util::task::TaskTracker;
 #[derive(Clone, Default)]
 pub struct Background {
     pub token: CancellationToken,
+    /// Fires when shutdown begins, before requests are drained: long-lived connections
+    /// (WebSockets) close on it, so that the drain does not wait for them.
+    pub closing: CancellationToken,
     tracker: TaskTracker,
 }
 
@@ -40,20 +43,26 @@ pub async fn run_until_stopped(
     mut server: RunningServer,
     background: Background,
     context: AppContext,
-    stop: impl Future<Output = ()>,
+    signal: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
     let result = tokio::select! {
-        _ = stop => Ok(()),
+        _ = signal => Ok(()),
         result = server.stopped() => result,
     };
+    stop(server, &background, &context).await;
+    result
+}
+
+/// The ordered shutdown: close long-lived connections, drain requests, stop background work,
+/// close the bus.
+pub async fn stop(server: RunningServer, background: &Background, context: &AppContext) {
     tracing::info!("shutting down: draining requests");
-    let timeout = Duration::from_secs(context.settings.server.shutdown_timeout_secs);
+    background.closing.cancel();
     server.stop().await;
     tracing::info!("shutting down: stopping background work");
-    background.stop(timeout).await;
+    background.stop(Duration::from_secs(context.settings.server.shutdown_timeout_secs)).await;
     context.bus.close().await;
     tracing::info!("stopped");
-    result
 }
 
 /// Resolves on SIGINT or SIGTERM.

@@ -12,7 +12,6 @@ use srs_common::shutdown::Background;
 use srs_common::{AppContext, Settings};
 use std::net::TcpListener;
 use std::path::PathBuf;
-use std::time::Duration;
 
 /// The password of every user [`TestServer::user`] creates.
 pub const PASSWORD: &str = "correct horse battery";
@@ -97,12 +96,11 @@ impl TestServer {
         Self { url, client: reqwest::Client::new(), context, dir: data, running: Some((server, background)), _temp: dir }
     }
 
-    /// Stops as the binaries do: drain requests, then the background work, then the bus.
+    /// Stops as the binaries do (`shutdown::stop`): close sockets, drain requests, stop the
+    /// background work, close the bus.
     pub async fn stop(mut self) {
         if let Some((server, background)) = self.running.take() {
-            server.stop().await;
-            background.stop(Duration::from_secs(10)).await;
-            self.context.bus.close().await;
+            srs_common::shutdown::stop(server, &background, &self.context).await;
         }
     }
 

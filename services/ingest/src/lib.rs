@@ -10,7 +10,6 @@
 mod activity;
 mod batcher;
 mod check;
-mod device_tokens;
 mod metrics;
 mod parse;
 mod receive_clock;
@@ -34,7 +33,7 @@ pub struct Ingest {
     batcher: SampleBatcher,
     clock: receive_clock::ReceiveClock,
     windows: Arc<activity::SensorWindows>,
-    tokens: device_tokens::DeviceTokens,
+    tokens: srs_common::auth::device_tokens::DeviceTokens,
     settings: settings::IngestSettings,
 }
 
@@ -48,7 +47,10 @@ fn start(context: &AppContext, background: &Background) -> anyhow::Result<Mount>
     let windows = Arc::new(activity::SensorWindows::new(context.sensors.len()));
     activity::publish_every_second(context.clone(), windows.clone(), background);
     let batcher = SampleBatcher::start(context.store.clone(), background, settings.queue_capacity, settings.max_batch_samples);
-    let tokens = device_tokens::DeviceTokens::new(settings.require_device_token, Duration::from_secs(settings.device_token_cache_secs));
+    let tokens = srs_common::auth::device_tokens::DeviceTokens::new(
+        settings.require_device_token,
+        Duration::from_secs(settings.device_token_cache_secs),
+    );
     let ingest = web::Data::new(Ingest { batcher, clock: receive_clock::ReceiveClock::new(), windows, tokens, settings });
     Ok(Arc::new(move |config| {
         config.app_data(ingest.clone());

@@ -135,7 +135,7 @@ async fn receive(
     let settings = &ingest.settings;
     let format = Format::from_content_type(request.content_type())
         .ok_or_else(|| ApiError::new(ErrorCode::UnsupportedMediaType, "expected Content-Type: application/json or application/x-ndjson"))?;
-    let token_sensor = ingest.tokens.sensor_of(context, request).await?;
+    let token_sensor = ingest.tokens.sensor_of(context, srs_common::auth::caller::bearer_token(request)).await?;
     let path_sensor = match path_sensor {
         Some(id) => Some(context.sensors.sensor(id).ok_or_else(|| ApiError::not_found(format!("no sensor {id} in the sensors file")))?),
         None => None,

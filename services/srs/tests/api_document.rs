@@ -23,7 +23,8 @@ fn refs<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
 }
 
 /// The services `srs serve` runs (its `ALL`).
-const SERVICES: &[&srs_common::service::Service] = &[&srs_ingest::SERVICE, &srs_experiments::SERVICE, &srs_exporter::SERVICE];
+const SERVICES: &[&srs_common::service::Service] =
+    &[&srs_ingest::SERVICE, &srs_experiments::SERVICE, &srs_exporter::SERVICE, &srs_control::SERVICE];
 
 #[test]
 fn every_service_section_is_known_to_every_binary() {

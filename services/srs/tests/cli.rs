@@ -73,8 +73,8 @@ fn bad_settings_give_one_error_line() {
     assert_one_error_line(&output, "workrs");
     let output = srs(dir.path()).args(["serve"]).env("SRS__INGES__QUEUE_CAPACITY", "1").output().expect("run");
     assert_one_error_line(&output, "unknown section `inges`");
-    let output = srs(dir.path()).args(["serve", "--services", "ingest,control"]).output().expect("run");
-    assert_one_error_line(&output, "no service \"control\" (known: ingest, experiments, exporter)");
+    let output = srs(dir.path()).args(["serve", "--services", "ingest,notifier"]).output().expect("run");
+    assert_one_error_line(&output, "no service \"notifier\" (known: ingest, experiments, exporter, control)");
 }
 
 #[tokio::test]

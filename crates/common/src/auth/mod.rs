@@ -3,6 +3,7 @@
 
 pub mod caller;
 pub mod device_token;
+pub mod device_tokens;
 pub mod jwt;
 pub mod keys;
 pub mod password;

@@ -67,6 +67,7 @@ error_codes! {
     ExportNotDone = ("export_not_done", CONFLICT, "Export not finished", "The export's files can be read once it has completed."),
     BodyTooLarge = ("body_too_large", PAYLOAD_TOO_LARGE, "Body too large", "The body is over the size limit; `detail` names it. Send smaller requests."),
     TooManySamples = ("too_many_samples", PAYLOAD_TOO_LARGE, "Too many samples", "One request carries more samples than the limit; split it."),
+    UpgradeRequired = ("upgrade_required", UPGRADE_REQUIRED, "WebSocket upgrade required", "The endpoint is a WebSocket: connect with a WebSocket client (an HTTP/1.1 upgrade)."),
     UnsupportedMediaType = ("unsupported_media_type", UNSUPPORTED_MEDIA_TYPE, "Unsupported content type", "The Content-Type is not one the endpoint accepts; `detail` names those it does."),
     InvalidField = ("invalid_field", UNPROCESSABLE_ENTITY, "Invalid field", "A field is missing or its value is not allowed; `errors` names every field at once."),
     InvalidSample = ("invalid_sample", UNPROCESSABLE_ENTITY, "Invalid sample", "The sample does not match its sensor type; nothing was stored."),

@@ -4,8 +4,7 @@
 use crate::access::{self, Need};
 use crate::views::ExperimentView;
 use actix_web::{get, patch, post, web, HttpResponse};
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use srs_common::auth::Caller;
 use srs_common::error::Problem;
 use srs_common::http::validate::unknown_id;
@@ -41,26 +40,6 @@ pub struct ExperimentChange {
     pub sensor_config_id: Option<String>,
     /// Admins only.
     pub owner_id: Option<String>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ActiveState {
-    pub experiment: Option<ActiveExperiment>,
-    pub recording: Option<ActiveRecording>,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ActiveExperiment {
-    pub id: String,
-    pub name: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ActiveRecording {
-    pub id: String,
-    pub participant_code: String,
-    pub task_name: Option<String>,
-    pub started_at: DateTime<Utc>,
 }
 
 /// The answer for one experiment, with whether it is the active one.
@@ -142,25 +121,10 @@ pub async fn list(context: web::Data<AppContext>, caller: Caller) -> Result<Http
 }
 
 /// What is active and recording now (public: front ends and devices show it).
-#[utoipa::path(get, path = "/api/v1/experiments/active", tag = "experiments", responses((status = 200, body = ActiveState)))]
+#[utoipa::path(get, path = "/api/v1/experiments/active", tag = "experiments", responses((status = 200, body = srs_common::active_state::ActiveState)))]
 #[get("/api/v1/experiments/active")]
 pub async fn active_state(context: web::Data<AppContext>) -> Result<HttpResponse, ApiError> {
-    let experiment = match context.store.active_experiment_id().await? {
-        Some(id) => context.store.get_experiment(&id).await?,
-        None => None,
-    };
-    let recording = context.store.running_recording().await?;
-    let running = match (&experiment, recording) {
-        (Some(experiment), Some(recording)) if recording.experiment_id == experiment.id => Some(ActiveRecording {
-            participant_code: experiment.participant(&recording.participant_id).map(|p| p.code.clone()).unwrap_or_default(),
-            task_name: recording.task_id.as_deref().and_then(|t| experiment.task(t)).map(|t| t.name.clone()),
-            id: recording.id,
-            started_at: recording.started_at,
-        }),
-        _ => None,
-    };
-    let experiment = experiment.map(|e| ActiveExperiment { id: e.id, name: e.name });
-    Ok(HttpResponse::Ok().json(ActiveState { experiment, recording: running }))
+    Ok(HttpResponse::Ok().json(srs_common::active_state::read(&context.store).await?))
 }
 
 /// One experiment.

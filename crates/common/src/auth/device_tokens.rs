@@ -1,13 +1,11 @@
-//! Device tokens on sample posts, when `ingest.require_device_token` is on: the bearer token's
-//! SHA-256 is looked up in the store (and remembered for `ingest.device_token_cache_secs`, so a
-//! sensor posting at 250 Hz does not cost a store read per request); a token writes only the
-//! sensor it was issued for. Revocation takes effect within the cache time.
+//! Checking device tokens where a service requires them (ingest's sample posts, control's
+//! device sockets): the presented token's SHA-256 is looked up in the store and remembered for
+//! a while (so a sensor posting at 250 Hz does not cost a store read per request); a token
+//! speaks only for the sensor it was issued for. Revocation takes effect within the cache time.
 
-use actix_web::HttpRequest;
-use srs_common::auth::caller::bearer_token;
-use srs_common::auth::device_token;
-use srs_common::model::DeviceToken;
-use srs_common::{ApiError, AppContext};
+use super::device_token;
+use crate::model::DeviceToken;
+use crate::{ApiError, AppContext};
 use std::time::{Duration, Instant};
 
 const CACHE_CAPACITY: usize = 10_000;
@@ -24,13 +22,12 @@ impl DeviceTokens {
         Self { required, ttl, cache: quick_cache::sync::Cache::new(CACHE_CAPACITY) }
     }
 
-    /// `None` when tokens are not required, else the sensor the request's token may write.
-    pub async fn sensor_of(&self, context: &AppContext, request: &HttpRequest) -> Result<Option<String>, ApiError> {
+    /// `None` when tokens are not required, else the sensor the `presented` token speaks for.
+    pub async fn sensor_of(&self, context: &AppContext, presented: Option<&str>) -> Result<Option<String>, ApiError> {
         if !self.required {
             return Ok(None);
         }
-        let token =
-            bearer_token(request).ok_or_else(|| ApiError::unauthorized("a device token is required (Authorization: Bearer <token>)"))?;
+        let token = presented.ok_or_else(|| ApiError::unauthorized("a device token is required (Authorization: Bearer <token>)"))?;
         let hash = device_token::hash(token);
         let found = match self.cache.get(&hash) {
             Some((found, read_at)) if read_at.elapsed() < self.ttl => found,

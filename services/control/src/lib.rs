@@ -1,0 +1,68 @@
+//! The control service: device sockets (one per sensor, with its last status), the list of
+//! connected devices, and the public status socket that pushes the active experiment and
+//! recording. `device.connected` / `device.disconnected` go to the bus for the notifier.
+//!
+//! A library with a thin binary (`srs-control`); `srs serve` runs it beside the others.
+//! Still to come (issue 11): device commands with acks across replicas, the recording hooks,
+//! live values and the operators' live socket.
+
+mod device_socket;
+mod devices;
+mod routes;
+pub mod settings;
+mod status_socket;
+mod upgrade;
+
+use actix_web::web;
+use srs_common::active_state::ActiveState;
+use srs_common::auth::device_tokens::DeviceTokens;
+use srs_common::http::Mount;
+use srs_common::service::Service;
+use srs_common::shutdown::Background;
+use srs_common::AppContext;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use utoipa::OpenApi;
+
+/// The control service.
+pub const SERVICE: Service = Service { name: "control", openapi, start, settings: Some(&settings::SECTION) };
+
+/// How often the status socket's state is re-read even without an event.
+const RESYNC: Duration = Duration::from_secs(5);
+
+/// What the handlers share.
+pub struct Control {
+    settings: settings::ControlSettings,
+    tokens: DeviceTokens,
+    devices: devices::Devices,
+    active_state: watch::Sender<ActiveState>,
+    /// Fires when shutdown begins: every socket closes (1001) so the drain need not wait.
+    closing: CancellationToken,
+}
+
+fn start(context: &AppContext, background: &Background) -> anyhow::Result<Mount> {
+    let settings = settings::ControlSettings::from_settings(&context.settings)?;
+    let tokens = DeviceTokens::new(settings.require_device_token, Duration::from_secs(settings.device_token_cache_secs));
+    let (active_state, _) = watch::channel(ActiveState { experiment: None, recording: None });
+    status_socket::follow_active_state(context.clone(), active_state.clone(), background, RESYNC);
+    let closing = background.closing.clone();
+    let control = web::Data::new(Control { settings, tokens, devices: devices::Devices::default(), active_state, closing });
+    Ok(Arc::new(move |config| {
+        config.app_data(control.clone());
+        routes::configure(config);
+    }))
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(routes::list_devices, device_socket::device_socket, status_socket::status_socket),
+    components(schemas(srs_common::events::DeviceConnection)),
+    tags((name = "devices", description = "Device sockets, connected devices, the public status socket"))
+)]
+struct ControlApi;
+
+fn openapi() -> utoipa::openapi::OpenApi {
+    ControlApi::openapi()
+}

@@ -1,0 +1,38 @@
+//! The `[control]` settings section (defaults in `services/control/settings.toml`).
+
+use serde::Deserialize;
+use srs_common::settings::{SettingsError, SettingsSection};
+use srs_common::Settings;
+
+pub const SECTION: SettingsSection = SettingsSection { name: "control", defaults: include_str!("../settings.toml"), check };
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSettings {
+    pub require_device_token: bool,
+    pub device_token_cache_secs: u64,
+    pub ping_secs: u64,
+    pub silence_secs: u64,
+    pub max_message_bytes: usize,
+}
+
+impl ControlSettings {
+    pub fn from_settings(settings: &Settings) -> Result<Self, SettingsError> {
+        let control: Self = settings.section(SECTION.name)?;
+        let fail = |key: &str, problem: &str| Err(SettingsError(format!("control.{key}: {problem}")));
+        if control.ping_secs == 0 {
+            return fail("ping_secs", "must be at least 1");
+        }
+        if control.silence_secs <= control.ping_secs {
+            return fail("silence_secs", "must be more than control.ping_secs (a healthy device answers every ping)");
+        }
+        if control.max_message_bytes < 1024 {
+            return fail("max_message_bytes", "must be at least 1024");
+        }
+        Ok(control)
+    }
+}
+
+fn check(settings: &Settings) -> Result<(), SettingsError> {
+    ControlSettings::from_settings(settings).map(|_| ())
+}
