@@ -49,6 +49,7 @@ macro_rules! contract {
 }
 
 contract!(
+    device_commands_keep_their_first_outcome,
     users_are_unique_by_username,
     refresh_tokens_rotate_and_reuse_revokes_the_family,
     device_tokens_are_found_by_hash_and_revoked,
@@ -447,6 +448,45 @@ async fn samples_without_a_stamp_go_to_the_recording_running_at_commit(store: Dy
     store.stop_recording(&running.id, now()).await.expect("stop");
     let after = store.insert_samples(live(base + 3)).await.expect("insert");
     assert_eq!((after.fates, after.recording_id), (vec![SampleFate::NotRecorded], None));
+}
+
+async fn device_commands_keep_their_first_outcome(store: DynStore) {
+    let command = |sensor: &str, name: &str| DeviceCommand {
+        id: new_id(),
+        sensor_id: sensor.into(),
+        command: name.into(),
+        args: serde_json::json!({"fps": 30}),
+        status: CommandStatus::Sent,
+        ok: None,
+        detail: None,
+        sent_by: "u1".into(),
+        sent_at: now(),
+        acked_at: None,
+    };
+    let first = command("cam-1", "start_recording");
+    store.insert_command(&first).await.expect("insert");
+    assert!(matches!(store.insert_command(&first).await, Err(StoreError::Duplicate(_))));
+    let timed_out = DeviceCommand { status: CommandStatus::Timeout, ..first.clone() };
+    assert_eq!(store.finish_command(&timed_out).await.expect("finish"), timed_out);
+    // A late ack changes nothing: the first outcome stays.
+    let late = DeviceCommand { status: CommandStatus::Acked, ok: Some(true), acked_at: Some(now()), ..first.clone() };
+    assert_eq!(store.finish_command(&late).await.expect("finish again"), timed_out);
+    let second = command("cam-1", "snapshot");
+    store.insert_command(&second).await.expect("insert");
+    store.insert_command(&command("cam-2", "snapshot")).await.expect("insert");
+    let acked = DeviceCommand {
+        status: CommandStatus::Acked,
+        ok: Some(false),
+        detail: Some("no disk".into()),
+        acked_at: Some(now()),
+        ..second.clone()
+    };
+    store.finish_command(&acked).await.expect("ack");
+    let history = store.list_commands("cam-1", 10).await.expect("list");
+    assert_eq!(history, [acked, timed_out], "newest first, this device only");
+    assert_eq!(store.list_commands("cam-1", 1).await.expect("list").len(), 1);
+    let unknown = command("cam-1", "snapshot");
+    assert!(matches!(store.finish_command(&unknown).await, Err(StoreError::NotFound(_))));
 }
 
 async fn logbook_and_progress(store: DynStore) {

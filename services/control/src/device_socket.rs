@@ -5,7 +5,7 @@
 //! sensor replaces the first (closed with 4000 "replaced"); a message over
 //! `max_message_bytes` closes it with 1009.
 
-use crate::devices::{Connected, ConnectedDevice};
+use crate::devices::{Ack, Connected, ConnectedDevice};
 use crate::upgrade::upgrade;
 use crate::Control;
 use actix_web::{get, web, HttpRequest, HttpResponse};
@@ -31,6 +31,7 @@ pub struct DeviceSocketQuery {
 #[serde(tag = "type", rename_all = "snake_case")]
 enum FromDevice {
     Status { state: serde_json::Value },
+    Ack(Ack),
 }
 
 /// A device's socket (WebSocket).
@@ -114,6 +115,7 @@ async fn serve(
                 match message {
                     Some(Ok(AggregatedMessage::Text(text))) => match serde_json::from_str::<FromDevice>(&text) {
                         Ok(FromDevice::Status { state }) => control.devices.status(&sensor_id, connection, state),
+                        Ok(FromDevice::Ack(ack)) => control.devices.ack(&sensor_id, connection, ack),
                         Err(error) => tracing::debug!(sensor.id = %sensor_id, %error, "unreadable device message ignored"),
                     },
                     Some(Ok(AggregatedMessage::Ping(bytes))) => {

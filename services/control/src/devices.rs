@@ -1,11 +1,13 @@
 //! The devices whose sockets this replica holds: one socket per sensor (a new one replaces the
-//! old, which is closed with 4000 "replaced"), each with its last status.
+//! old, which is closed with 4000 "replaced"), each with its last status and the commands
+//! sent on it that wait for the device's ack.
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
+use tokio::sync::oneshot;
 use utoipa::ToSchema;
 
 /// A connected device as `GET /api/v1/devices` lists it.
@@ -25,7 +27,21 @@ struct Held {
     connection: u64,
     session: actix_ws::Session,
     device: ConnectedDevice,
+    /// Command id -> whoever waits for its ack.
+    pending: HashMap<String, oneshot::Sender<Ack>>,
 }
+
+/// A device's answer to a command.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct Ack {
+    pub id: String,
+    pub ok: bool,
+    pub detail: Option<String>,
+}
+
+/// The device has no socket here.
+#[derive(Debug)]
+pub struct NotHere;
 
 #[derive(Default)]
 pub struct Devices {
@@ -46,7 +62,7 @@ impl Devices {
     pub fn connect(&self, device: ConnectedDevice, session: actix_ws::Session) -> Connected {
         let connection = self.next_connection.fetch_add(1, Ordering::Relaxed);
         let sensor_id = device.sensor_id.clone();
-        let old = self.lock().insert(sensor_id, Held { connection, session, device });
+        let old = self.lock().insert(sensor_id, Held { connection, session, device, pending: HashMap::new() });
         match old {
             Some(old) => Connected::Replaced(connection, old.session),
             None => Connected::New(connection),
@@ -69,6 +85,31 @@ impl Devices {
         if let Some(held) = self.lock().get_mut(sensor_id).filter(|h| h.connection == connection) {
             held.device.last_status = Some(state);
             held.device.last_status_at = Some(srs_common::time::now());
+        }
+    }
+
+    /// Sends `message` (a command with id `command_id`) on the device's socket; the receiver
+    /// resolves with the device's ack. Dropping it (a timeout) forgets the command, so a late
+    /// ack finds nobody waiting.
+    pub async fn send(&self, sensor_id: &str, command_id: &str, message: String) -> Result<oneshot::Receiver<Ack>, NotHere> {
+        let (reply, answer) = oneshot::channel();
+        let mut session = {
+            let mut held = self.lock();
+            let held = held.get_mut(sensor_id).ok_or(NotHere)?;
+            held.pending.retain(|_, waiting| !waiting.is_closed());
+            held.pending.insert(command_id.to_owned(), reply);
+            held.session.clone()
+        };
+        session.text(message).await.map_err(|_| NotHere)?;
+        Ok(answer)
+    }
+
+    /// Hands the ack to whoever waits for it; an ack nobody waits for (late, duplicate or
+    /// unknown) changes nothing.
+    pub fn ack(&self, sensor_id: &str, connection: u64, ack: Ack) {
+        let waiting = self.lock().get_mut(sensor_id).filter(|h| h.connection == connection).and_then(|h| h.pending.remove(&ack.id));
+        if let Some(waiting) = waiting {
+            let _ = waiting.send(ack);
         }
     }
 

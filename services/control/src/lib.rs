@@ -3,9 +3,11 @@
 //! recording. `device.connected` / `device.disconnected` go to the bus for the notifier.
 //!
 //! A library with a thin binary (`srs-control`); `srs serve` runs it beside the others.
-//! Still to come (issue 11): device commands with acks across replicas, the recording hooks,
+//! Device commands are sent on the socket this replica holds and answered once the device acks
+//! (`commands.rs`). Still to come (issue 11): commands across replicas, the recording hooks,
 //! live values and the operators' live socket.
 
+mod commands;
 mod device_socket;
 mod devices;
 mod routes;
@@ -57,7 +59,7 @@ fn start(context: &AppContext, background: &Background) -> anyhow::Result<Mount>
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(routes::list_devices, device_socket::device_socket, status_socket::status_socket),
+    paths(routes::list_devices, commands::send, commands::history, device_socket::device_socket, status_socket::status_socket),
     components(schemas(srs_common::events::DeviceConnection)),
     tags((name = "devices", description = "Device sockets, connected devices, the public status socket"))
 )]

@@ -6,7 +6,12 @@ use actix_web::{get, web, HttpResponse};
 use srs_common::auth::Caller;
 
 pub fn configure(config: &mut web::ServiceConfig) {
-    config.service(list_devices).service(crate::device_socket::device_socket).service(crate::status_socket::status_socket);
+    config
+        .service(list_devices)
+        .service(crate::commands::send)
+        .service(crate::commands::history)
+        .service(crate::device_socket::device_socket)
+        .service(crate::status_socket::status_socket);
 }
 
 /// The devices whose sockets are open, with their last status (any user).

@@ -39,6 +39,9 @@ pub struct Problem {
     pub code: ErrorCode,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldProblem>,
+    /// The device command a `command_timeout` is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub command_id: Option<String>,
 }
 
 /// The detail of every 500 as the client sees it.
@@ -50,12 +53,13 @@ pub struct ApiError {
     detail: String,
     errors: Vec<FieldProblem>,
     retry_after_secs: Option<u32>,
+    command_id: Option<String>,
 }
 
 impl ApiError {
     /// An error answered with `code`'s status.
     pub fn new(code: ErrorCode, detail: impl Into<String>) -> Self {
-        Self { code, detail: detail.into(), errors: Vec::new(), retry_after_secs: None }
+        Self { code, detail: detail.into(), errors: Vec::new(), retry_after_secs: None, command_id: None }
     }
 
     pub fn unauthorized(detail: impl Into<String>) -> Self {
@@ -84,6 +88,12 @@ impl ApiError {
 
     pub fn too_many_requests(detail: impl Into<String>, retry_after_secs: u32) -> Self {
         Self::new(ErrorCode::TooManyRequests, detail).retry_after(retry_after_secs)
+    }
+
+    /// Names the device command the problem is about.
+    pub fn with_command(mut self, command_id: &str) -> Self {
+        self.command_id = Some(command_id.to_owned());
+        self
     }
 
     pub fn with_errors(mut self, errors: Vec<FieldProblem>) -> Self {
@@ -118,6 +128,7 @@ impl ApiError {
             detail,
             code: self.code,
             errors: self.errors.clone(),
+            command_id: self.command_id.clone(),
         }
     }
 }

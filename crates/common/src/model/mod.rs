@@ -1,12 +1,14 @@
 //! The domain model: what the store keeps and the services exchange. Ids are UUIDv7 strings
 //! (time-ordered, so lists sort by creation); times are UTC.
 
+mod device;
 mod experiment;
 mod export;
 mod recording;
 mod sample;
 mod user;
 
+pub use device::{CommandStatus, DeviceCommand};
 pub use experiment::{Experiment, Participant, Progress, ProgressStatus, Task};
 pub use export::{ClaimRequest, ExportClaim, ExportFile, ExportFilter, ExportRecord, ExportStatus};
 pub use recording::{LogEntry, Recording, RecordingStamp};

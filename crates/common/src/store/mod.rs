@@ -128,6 +128,14 @@ pub trait Store: Send + Sync + 'static {
 
     // --- logbook and progress ---
     async fn append_log(&self, entry: &LogEntry) -> StoreResult<()>;
+
+    /// Records a command as sent.
+    async fn insert_command(&self, command: &DeviceCommand) -> StoreResult<()>;
+    /// Writes a sent command's outcome, unless it already has one (a late or duplicate ack
+    /// changes nothing); returns the command as stored afterwards.
+    async fn finish_command(&self, command: &DeviceCommand) -> StoreResult<DeviceCommand>;
+    /// A device's most recent commands, newest first.
+    async fn list_commands(&self, sensor_id: &str, limit: usize) -> StoreResult<Vec<DeviceCommand>>;
     /// Oldest first.
     async fn list_log(&self, experiment_id: &str) -> StoreResult<Vec<LogEntry>>;
     /// Inserts or replaces the progress of (experiment, participant, task).

@@ -63,6 +63,7 @@ impl MongoStore {
             ("refresh_tokens", plain(doc! {"family_id": 1})),
             ("refresh_tokens", plain(doc! {"user_id": 1})),
             ("logbook", plain(doc! {"experiment_id": 1, "_id": 1})),
+            ("commands", plain(doc! {"sensor_id": 1, "sent_ns": -1})),
             ("progress", plain(doc! {"experiment_id": 1})),
             ("exports", plain(doc! {"experiment_id": 1})),
             ("recordings", plain(doc! {"experiment_id": 1})),
@@ -169,6 +170,14 @@ impl MongoStore {
 fn with_id<T: Serialize>(value: &T, id: &str) -> StoreResult<Document> {
     let mut document = bson::to_document(value).map_err(|e| StoreError::Internal(format!("encode document: {e}")))?;
     document.insert("_id", id);
+    Ok(document)
+}
+
+/// A command's document, with its send time in nanoseconds to sort by (RFC 3339 strings with
+/// varying fractions do not sort as times).
+fn command_doc(command: &DeviceCommand) -> StoreResult<Document> {
+    let mut document = with_id(command, &command.id)?;
+    document.insert("sent_ns", crate::time::to_ns(&command.sent_at));
     Ok(document)
 }
 
@@ -426,6 +435,33 @@ impl Store for MongoStore {
 
     async fn append_log(&self, entry: &LogEntry) -> StoreResult<()> {
         self.insert("logbook", &entry.id, entry, "logbook entry").await
+    }
+    async fn insert_command(&self, command: &DeviceCommand) -> StoreResult<()> {
+        self.docs("commands").insert_one(command_doc(command)?).await.map_err(duplicate_as("command"))?;
+        Ok(())
+    }
+    async fn finish_command(&self, command: &DeviceCommand) -> StoreResult<DeviceCommand> {
+        // Only a command still `sent` takes an outcome; the filter makes that one atomic step.
+        let replaced = self
+            .docs("commands")
+            .find_one_and_replace(doc! {"_id": &command.id, "status": "sent"}, command_doc(command)?)
+            .await
+            .map_err(map_error)?;
+        match replaced {
+            Some(_) => Ok(command.clone()),
+            None => self.find_one("commands", doc! {"_id": &command.id}).await?.ok_or_else(|| StoreError::NotFound("command".into())),
+        }
+    }
+    async fn list_commands(&self, sensor_id: &str, limit: usize) -> StoreResult<Vec<DeviceCommand>> {
+        let cursor = self
+            .docs("commands")
+            .find(doc! {"sensor_id": sensor_id})
+            .sort(doc! {"sent_ns": -1, "_id": -1})
+            .limit(i64::try_from(limit).unwrap_or(i64::MAX))
+            .await
+            .map_err(map_error)?;
+        let docs: Vec<Document> = cursor.try_collect().await.map_err(map_error)?;
+        docs.into_iter().map(from_doc).collect()
     }
     async fn list_log(&self, experiment_id: &str) -> StoreResult<Vec<LogEntry>> {
         self.find_all("logbook", doc! {"experiment_id": experiment_id}, doc! {"_id": 1}).await

@@ -524,6 +524,39 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn insert_command(&self, command: &DeviceCommand) -> StoreResult<()> {
+        let (id, sensor, doc) = (command.id.clone(), command.sensor_id.clone(), to_doc(command)?);
+        self.transact(move |tx| {
+            tx.execute("INSERT INTO commands (id, sensor_id, doc) VALUES (?1, ?2, ?3)", params![id, sensor, doc])
+                .map_err(duplicate_as("command"))?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn finish_command(&self, command: &DeviceCommand) -> StoreResult<DeviceCommand> {
+        let finished = command.clone();
+        let doc = to_doc(command)?;
+        self.transact(move |tx| {
+            let stored: DeviceCommand = query_doc(tx, "SELECT doc FROM commands WHERE id = ?1", [&finished.id])?
+                .ok_or_else(|| StoreError::NotFound("command".into()))?;
+            if stored.status != CommandStatus::Sent {
+                return Ok(stored);
+            }
+            tx.execute("UPDATE commands SET doc = ?2 WHERE id = ?1", params![finished.id, doc]).map_err(map_error)?;
+            Ok(finished)
+        })
+        .await
+    }
+
+    async fn list_commands(&self, sensor_id: &str, limit: usize) -> StoreResult<Vec<DeviceCommand>> {
+        let (sensor, limit) = (sensor_id.to_owned(), i64::try_from(limit).unwrap_or(i64::MAX));
+        self.read(move |c| {
+            query_docs(c, "SELECT doc FROM commands WHERE sensor_id = ?1 ORDER BY key DESC LIMIT ?2", params![sensor, limit])
+        })
+        .await
+    }
+
     async fn list_log(&self, experiment_id: &str) -> StoreResult<Vec<LogEntry>> {
         let id = experiment_id.to_owned();
         self.read(move |c| query_docs(c, "SELECT doc FROM logbook WHERE experiment_id = ?1 ORDER BY key", [id])).await

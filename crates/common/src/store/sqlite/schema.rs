@@ -117,6 +117,16 @@ CREATE INDEX exports_by_status ON exports (json_extract(doc, '$.status'));
 -- Nothing reads it any more: the guarded delete compares per-group counts instead.
 ALTER TABLE recordings DROP COLUMN last_received_at;
 "#,
+    r#"
+-- Device commands and their outcomes, newest first per device.
+CREATE TABLE commands (
+    key INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    sensor_id TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX commands_by_sensor ON commands (sensor_id, key);
+"#,
 ];
 
 /// Pragmas for every connection. WAL lets readers run beside the one writer (and other
