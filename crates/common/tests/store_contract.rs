@@ -50,6 +50,7 @@ macro_rules! contract {
 
 contract!(
     device_commands_keep_their_first_outcome,
+    device_holds_lapse_unless_renewed_and_move_with_the_socket,
     users_are_unique_by_username,
     refresh_tokens_rotate_and_reuse_revokes_the_family,
     device_tokens_are_found_by_hash_and_revoked,
@@ -487,6 +488,27 @@ async fn device_commands_keep_their_first_outcome(store: DynStore) {
     assert_eq!(store.list_commands("cam-1", 1).await.expect("list").len(), 1);
     let unknown = command("cam-1", "snapshot");
     assert!(matches!(store.finish_command(&unknown).await, Err(StoreError::NotFound(_))));
+}
+
+async fn device_holds_lapse_unless_renewed_and_move_with_the_socket(store: DynStore) {
+    let t0 = now();
+    let at = |secs: i64| t0 + chrono::Duration::seconds(secs);
+    assert_eq!(store.device_holder("cam-1", t0).await.expect("holder"), None);
+    store.hold_device("cam-1", "a", at(10)).await.expect("hold");
+    store.hold_device("cam-2", "a", at(10)).await.expect("hold");
+    assert_eq!(store.device_holder("cam-1", at(5)).await.expect("holder").as_deref(), Some("a"));
+    assert_eq!(store.device_holder("cam-1", at(10)).await.expect("holder"), None, "a lapsed hold holds nothing");
+    store.renew_device_holds("a", at(20)).await.expect("renew");
+    assert_eq!(store.device_holder("cam-2", at(15)).await.expect("holder").as_deref(), Some("a"));
+    // The device reconnects to b: b holds it, and a's late release or renewal changes nothing.
+    store.hold_device("cam-1", "b", at(30)).await.expect("hold");
+    store.release_device("cam-1", "a").await.expect("release");
+    store.renew_device_holds("a", at(40)).await.expect("renew");
+    assert_eq!(store.device_holder("cam-1", at(35)).await.expect("holder"), None, "b's hold ran out at 30, a's renewal did not touch it");
+    assert_eq!(store.device_holder("cam-1", at(25)).await.expect("holder").as_deref(), Some("b"));
+    store.release_device("cam-1", "b").await.expect("release");
+    assert_eq!(store.device_holder("cam-1", at(25)).await.expect("holder"), None);
+    assert_eq!(store.device_holder("cam-2", at(35)).await.expect("holder").as_deref(), Some("a"));
 }
 
 async fn logbook_and_progress(store: DynStore) {

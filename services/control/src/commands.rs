@@ -109,8 +109,9 @@ pub async fn send(
     }
 }
 
-/// Records `command`, sends it on the device's socket and waits up to `timeout` for the ack;
-/// returns the command with its outcome as stored.
+/// Records `command`, has the replica holding the device's socket (this one or another, see
+/// `relay`) send it and wait up to `timeout` for the ack; returns the command with its outcome
+/// as stored.
 pub async fn deliver(
     context: &AppContext,
     control: &Control,
@@ -118,9 +119,23 @@ pub async fn deliver(
     timeout: Duration,
 ) -> Result<DeviceCommand, ApiError> {
     context.store.insert_command(&command).await?;
-    let message = serde_json::to_string(&ToDevice { kind: "command", id: &command.id, command: &command.command, args: &command.args })
-        .map_err(|e| ApiError::internal(e.to_string()))?;
-    let outcome = match control.devices.send(&command.sensor_id, &command.id, message).await {
+    if control.devices.holds(&command.sensor_id) {
+        let outcome = send_here(control, command, timeout).await;
+        return Ok(context.store.finish_command(&outcome).await?);
+    }
+    let outcome = match context.store.device_holder(&command.sensor_id, srs_common::time::now()).await? {
+        Some(holder) if holder == control.replica => send_here(control, command, timeout).await,
+        Some(holder) => crate::relay::relay(context, control, &holder, command, timeout).await,
+        None => DeviceCommand { status: CommandStatus::NotConnected, ..command },
+    };
+    Ok(context.store.finish_command(&outcome).await?)
+}
+
+/// Sends `command` on the socket this replica holds and waits up to `timeout` for the ack.
+pub async fn send_here(control: &Control, command: DeviceCommand, timeout: Duration) -> DeviceCommand {
+    let to_device = ToDevice { kind: "command", id: &command.id, command: &command.command, args: &command.args };
+    let message = serde_json::to_string(&to_device).unwrap_or_default();
+    match control.devices.send(&command.sensor_id, &command.id, message).await {
         Err(_) => DeviceCommand { status: CommandStatus::NotConnected, ..command },
         Ok(answer) => match tokio::time::timeout(timeout, answer).await {
             Ok(Ok(ack)) => DeviceCommand {
@@ -133,8 +148,7 @@ pub async fn deliver(
             // No ack in time, or the socket closed before one came.
             Ok(Err(_)) | Err(_) => DeviceCommand { status: CommandStatus::Timeout, ..command },
         },
-    };
-    Ok(context.store.finish_command(&outcome).await?)
+    }
 }
 
 async fn may_command(context: &AppContext, caller: &Caller, sensor_id: &str) -> Result<(), ApiError> {

@@ -19,6 +19,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use utoipa::IntoParams;
 
+/// How long a new device socket waits for this replica's relay subscription before it goes on
+/// without announcing its hold (only a broker that is down at start-up takes that long).
+const RELAY_READY_WAIT: Duration = Duration::from_secs(10);
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeviceSocketQuery {
@@ -84,6 +88,16 @@ async fn serve(
     let sensor_id = device.sensor_id.clone();
     let connection_event =
         DeviceConnection { sensor_id: sensor_id.clone(), sensor_type: device.sensor_type.clone(), at: device.connected_at };
+    // Held here from now on (taking the device over from any replica that had it), so that
+    // commands posted to any replica find this socket — once this replica listens for them.
+    let mut relay_ready = control.relay_ready.subscribe();
+    if tokio::time::timeout(RELAY_READY_WAIT, relay_ready.wait_for(|ready| *ready)).await.is_err() {
+        tracing::warn!(sensor.id = %sensor_id, "not taking relayed commands yet: only commands posted to this replica reach the device");
+    }
+    let until = srs_common::time::now() + chrono::Duration::seconds(i64::try_from(control.settings.hold_secs).unwrap_or(i64::MAX));
+    if let Err(error) = context.store.hold_device(&sensor_id, &control.replica, until).await {
+        tracing::warn!(%error, sensor.id = %sensor_id, "cannot record the device's hold: commands from other replicas will not find it");
+    }
     let connection = match control.devices.connect(device, session.clone()) {
         Connected::New(connection) => {
             publish(&context, events::DEVICE_CONNECTED, &connection_event).await;
@@ -136,6 +150,9 @@ async fn serve(
     // A replacement closed this session already; closing again only fails.
     let _ = session.close(reason).await;
     if control.devices.disconnect(&sensor_id, connection) {
+        if let Err(error) = context.store.release_device(&sensor_id, &control.replica).await {
+            tracing::warn!(%error, sensor.id = %sensor_id, "cannot release the device's hold (it lapses by itself)");
+        }
         let at = srs_common::time::now();
         publish(&context, events::DEVICE_DISCONNECTED, &DeviceConnection { at, ..connection_event }).await;
         tracing::info!(sensor.id = %sensor_id, connection, "device disconnected");

@@ -113,6 +113,11 @@ impl Devices {
         }
     }
 
+    /// Whether a socket of `sensor_id` is open here.
+    pub fn holds(&self, sensor_id: &str) -> bool {
+        self.lock().contains_key(sensor_id)
+    }
+
     /// Every connected device, by sensor id.
     pub fn list(&self) -> Vec<ConnectedDevice> {
         let mut devices: Vec<ConnectedDevice> = self.lock().values().map(|h| h.device.clone()).collect();

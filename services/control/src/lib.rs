@@ -10,6 +10,8 @@
 mod commands;
 mod device_socket;
 mod devices;
+mod hooks;
+mod relay;
 mod routes;
 pub mod settings;
 mod status_socket;
@@ -42,6 +44,13 @@ pub struct Control {
     active_state: watch::Sender<ActiveState>,
     /// Fires when shutdown begins: every socket closes (1001) so the drain need not wait.
     closing: CancellationToken,
+    /// This replica's name in the store's device holds and on the bus.
+    replica: String,
+    /// Commands relayed to other replicas, waiting for their outcome.
+    waiting: relay::Waiting,
+    /// True once this replica takes relayed commands off the bus: only then does it tell the
+    /// store it holds a device, so no other replica relays to it before it listens.
+    relay_ready: watch::Sender<bool>,
 }
 
 fn start(context: &AppContext, background: &Background) -> anyhow::Result<Mount> {
@@ -50,7 +59,12 @@ fn start(context: &AppContext, background: &Background) -> anyhow::Result<Mount>
     let (active_state, _) = watch::channel(ActiveState { experiment: None, recording: None });
     status_socket::follow_active_state(context.clone(), active_state.clone(), background, RESYNC);
     let closing = background.closing.clone();
-    let control = web::Data::new(Control { settings, tokens, devices: devices::Devices::default(), active_state, closing });
+    let replica = srs_common::model::new_id();
+    let devices = devices::Devices::default();
+    let (waiting, relay_ready) = (relay::Waiting::default(), watch::channel(false).0);
+    let control = web::Data::new(Control { settings, tokens, devices, active_state, closing, replica, waiting, relay_ready });
+    relay::start(context.clone(), control.clone().into_inner(), background);
+    hooks::start(context.clone(), control.clone().into_inner(), background);
     Ok(Arc::new(move |config| {
         config.app_data(control.clone());
         routes::configure(config);

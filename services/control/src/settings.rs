@@ -14,6 +14,8 @@ pub struct ControlSettings {
     pub ping_secs: u64,
     pub silence_secs: u64,
     pub max_message_bytes: usize,
+    pub hold_secs: u64,
+    pub hook_timeout_ms: u64,
 }
 
 impl ControlSettings {
@@ -25,6 +27,12 @@ impl ControlSettings {
         }
         if control.silence_secs <= control.ping_secs {
             return fail("silence_secs", "must be more than control.ping_secs (a healthy device answers every ping)");
+        }
+        if !(1..=60_000).contains(&control.hook_timeout_ms) {
+            return fail("hook_timeout_ms", "must be 1 to 60000");
+        }
+        if control.hold_secs < 3 {
+            return fail("hold_secs", "must be at least 3 (holds are renewed every third of it)");
         }
         if control.max_message_bytes < 1024 {
             return fail("max_message_bytes", "must be at least 1024");

@@ -153,9 +153,9 @@ impl ResponseError for ApiError {
         if let Some(secs) = self.retry_after_secs {
             response.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        // 503s are expected while a dependency is down (readiness probes ask every few
-        // seconds); they are reported by /readyz, not logged per request.
-        if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+        // Only a failure inside is an error to log: 503s are expected while a dependency is
+        // down (/readyz reports them), and a 504 is a device that did not answer in time.
+        if status == StatusCode::INTERNAL_SERVER_ERROR {
             tracing::error!(error.code = %self.code, error.detail = %self.detail, "request failed");
         }
         response.json(self.problem())

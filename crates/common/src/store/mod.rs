@@ -136,6 +136,16 @@ pub trait Store: Send + Sync + 'static {
     async fn finish_command(&self, command: &DeviceCommand) -> StoreResult<DeviceCommand>;
     /// A device's most recent commands, newest first.
     async fn list_commands(&self, sensor_id: &str, limit: usize) -> StoreResult<Vec<DeviceCommand>>;
+
+    /// Records that control replica `replica` holds the socket of `sensor_id` until `until`;
+    /// a newer socket (on any replica) takes over whoever held it.
+    async fn hold_device(&self, sensor_id: &str, replica: &str, until: Timestamp) -> StoreResult<()>;
+    /// Extends every hold of `replica` to `until` (it lives).
+    async fn renew_device_holds(&self, replica: &str, until: Timestamp) -> StoreResult<()>;
+    /// Forgets `replica`'s hold on `sensor_id`, if the hold is still its.
+    async fn release_device(&self, sensor_id: &str, replica: &str) -> StoreResult<()>;
+    /// The replica holding `sensor_id`'s socket, if its hold lasts beyond `now`.
+    async fn device_holder(&self, sensor_id: &str, now: Timestamp) -> StoreResult<Option<String>>;
     /// Oldest first.
     async fn list_log(&self, experiment_id: &str) -> StoreResult<Vec<LogEntry>>;
     /// Inserts or replaces the progress of (experiment, participant, task).

@@ -10,7 +10,7 @@ mod samples;
 use self::transaction::Attempt;
 use super::{ExperimentUpdate, InsertOutcome, Store, StoreError, StoreResult, NOT_ACTIVE};
 use crate::model::*;
-use crate::time::Timestamp;
+use crate::time::{to_ns, Timestamp};
 use async_trait::async_trait;
 use futures_util::stream::{BoxStream, TryStreamExt};
 use mongodb::bson::{self, doc, Document};
@@ -64,6 +64,7 @@ impl MongoStore {
             ("refresh_tokens", plain(doc! {"user_id": 1})),
             ("logbook", plain(doc! {"experiment_id": 1, "_id": 1})),
             ("commands", plain(doc! {"sensor_id": 1, "sent_ns": -1})),
+            ("device_holders", plain(doc! {"replica": 1})),
             ("progress", plain(doc! {"experiment_id": 1})),
             ("exports", plain(doc! {"experiment_id": 1})),
             ("recordings", plain(doc! {"experiment_id": 1})),
@@ -177,7 +178,7 @@ fn with_id<T: Serialize>(value: &T, id: &str) -> StoreResult<Document> {
 /// varying fractions do not sort as times).
 fn command_doc(command: &DeviceCommand) -> StoreResult<Document> {
     let mut document = with_id(command, &command.id)?;
-    document.insert("sent_ns", crate::time::to_ns(&command.sent_at));
+    document.insert("sent_ns", to_ns(&command.sent_at));
     Ok(document)
 }
 
@@ -462,6 +463,27 @@ impl Store for MongoStore {
             .map_err(map_error)?;
         let docs: Vec<Document> = cursor.try_collect().await.map_err(map_error)?;
         docs.into_iter().map(from_doc).collect()
+    }
+    async fn hold_device(&self, sensor_id: &str, replica: &str, until: Timestamp) -> StoreResult<()> {
+        let holder = doc! {"_id": sensor_id, "replica": replica, "until_ns": to_ns(&until)};
+        self.docs("device_holders").replace_one(doc! {"_id": sensor_id}, holder).upsert(true).await.map_err(map_error)?;
+        Ok(())
+    }
+    async fn renew_device_holds(&self, replica: &str, until: Timestamp) -> StoreResult<()> {
+        self.docs("device_holders")
+            .update_many(doc! {"replica": replica}, doc! {"$set": {"until_ns": to_ns(&until)}})
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+    async fn release_device(&self, sensor_id: &str, replica: &str) -> StoreResult<()> {
+        self.docs("device_holders").delete_one(doc! {"_id": sensor_id, "replica": replica}).await.map_err(map_error)?;
+        Ok(())
+    }
+    async fn device_holder(&self, sensor_id: &str, now: Timestamp) -> StoreResult<Option<String>> {
+        let found =
+            self.docs("device_holders").find_one(doc! {"_id": sensor_id, "until_ns": {"$gt": to_ns(&now)}}).await.map_err(map_error)?;
+        Ok(found.and_then(|holder| holder.get_str("replica").ok().map(str::to_owned)))
     }
     async fn list_log(&self, experiment_id: &str) -> StoreResult<Vec<LogEntry>> {
         self.find_all("logbook", doc! {"experiment_id": experiment_id}, doc! {"_id": 1}).await

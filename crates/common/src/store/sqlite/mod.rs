@@ -12,7 +12,7 @@ use self::samples::SampleWriter;
 use super::{ExperimentUpdate, InsertOutcome, Store, StoreError, StoreResult};
 use crate::model::*;
 use crate::settings::SqliteSynchronous;
-use crate::time::Timestamp;
+use crate::time::{to_ns, Timestamp};
 use async_trait::async_trait;
 use futures_util::stream::BoxStream;
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
@@ -553,6 +553,48 @@ impl Store for SqliteStore {
         let (sensor, limit) = (sensor_id.to_owned(), i64::try_from(limit).unwrap_or(i64::MAX));
         self.read(move |c| {
             query_docs(c, "SELECT doc FROM commands WHERE sensor_id = ?1 ORDER BY key DESC LIMIT ?2", params![sensor, limit])
+        })
+        .await
+    }
+
+    async fn hold_device(&self, sensor_id: &str, replica: &str, until: Timestamp) -> StoreResult<()> {
+        let (sensor, replica, until) = (sensor_id.to_owned(), replica.to_owned(), to_ns(&until));
+        self.transact(move |tx| {
+            tx.execute(
+                "INSERT INTO device_holders (sensor_id, replica, until_ns) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (sensor_id) DO UPDATE SET replica = excluded.replica, until_ns = excluded.until_ns",
+                params![sensor, replica, until],
+            )
+            .map_err(map_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn renew_device_holds(&self, replica: &str, until: Timestamp) -> StoreResult<()> {
+        let (replica, until) = (replica.to_owned(), to_ns(&until));
+        self.transact(move |tx| {
+            tx.execute("UPDATE device_holders SET until_ns = ?2 WHERE replica = ?1", params![replica, until]).map_err(map_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn release_device(&self, sensor_id: &str, replica: &str) -> StoreResult<()> {
+        let (sensor, replica) = (sensor_id.to_owned(), replica.to_owned());
+        self.transact(move |tx| {
+            tx.execute("DELETE FROM device_holders WHERE sensor_id = ?1 AND replica = ?2", params![sensor, replica]).map_err(map_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn device_holder(&self, sensor_id: &str, now: Timestamp) -> StoreResult<Option<String>> {
+        let (sensor, now) = (sensor_id.to_owned(), to_ns(&now));
+        self.read(move |c| {
+            c.query_row("SELECT replica FROM device_holders WHERE sensor_id = ?1 AND until_ns > ?2", params![sensor, now], |r| r.get(0))
+                .optional()
+                .map_err(map_error)
         })
         .await
     }

@@ -126,6 +126,13 @@ CREATE TABLE commands (
     doc TEXT NOT NULL
 );
 CREATE INDEX commands_by_sensor ON commands (sensor_id, key);
+-- Which control replica holds each device's socket, and until when (renewed while it lives).
+CREATE TABLE device_holders (
+    sensor_id TEXT PRIMARY KEY,
+    replica TEXT NOT NULL,
+    until_ns INTEGER NOT NULL
+);
+CREATE INDEX device_holders_by_replica ON device_holders (replica);
 "#,
 ];
 
