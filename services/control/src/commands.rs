@@ -180,6 +180,8 @@ pub async fn history(
 ) -> Result<HttpResponse, ApiError> {
     context.sensors.sensor(&sensor_id).ok_or_else(|| ApiError::not_found(format!("no sensor {sensor_id}")))?;
     let limit = query.limit.unwrap_or(50);
-    Check::new().rule("limit", (1..=500).contains(&limit), "must be 1 to 500").finish()?;
+    if !(1..=500).contains(&limit) {
+        return Err(ApiError::new(ErrorCode::InvalidQuery, "limit: must be 1 to 500"));
+    }
     Ok(HttpResponse::Ok().json(context.store.list_commands(&sensor_id, limit).await?))
 }
