@@ -23,6 +23,10 @@ pub const EXPORT_FAILED: &str = "export.failed";
 /// Published by control when a device's socket opens or closes (a replacement is neither).
 pub const DEVICE_CONNECTED: &str = "device.connected";
 pub const DEVICE_DISCONNECTED: &str = "device.disconnected";
+/// Published by control when a device reports its status (`DeviceStatus`).
+pub const DEVICE_STATUS: &str = "device.status";
+/// Published by control with every device command's outcome (a `DeviceCommand`).
+pub const DEVICE_COMMAND: &str = "device.command";
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct ExperimentActivated {
@@ -119,6 +123,14 @@ pub struct DeviceConnection {
     pub sensor_id: String,
     #[serde(rename = "type")]
     pub sensor_type: String,
+    pub at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct DeviceStatus {
+    pub sensor_id: String,
+    #[schema(value_type = Object)]
+    pub state: serde_json::Value,
     pub at: DateTime<Utc>,
 }
 

@@ -120,15 +120,25 @@ pub async fn deliver(
 ) -> Result<DeviceCommand, ApiError> {
     context.store.insert_command(&command).await?;
     if control.devices.holds(&command.sensor_id) {
-        let outcome = send_here(control, command, timeout).await;
-        return Ok(context.store.finish_command(&outcome).await?);
+        let outcome = context.store.finish_command(&send_here(control, command, timeout).await).await?;
+        announce(context, &outcome).await;
+        return Ok(outcome);
     }
     let outcome = match context.store.device_holder(&command.sensor_id, srs_common::time::now()).await? {
         Some(holder) if holder == control.replica => send_here(control, command, timeout).await,
         Some(holder) => crate::relay::relay(context, control, &holder, command, timeout).await,
         None => DeviceCommand { status: CommandStatus::NotConnected, ..command },
     };
-    Ok(context.store.finish_command(&outcome).await?)
+    let outcome = context.store.finish_command(&outcome).await?;
+    announce(context, &outcome).await;
+    Ok(outcome)
+}
+
+/// Tells every replica's live sockets how a command went.
+pub async fn announce(context: &AppContext, outcome: &DeviceCommand) {
+    if let Err(error) = context.bus.publish(&[srs_common::events::event(srs_common::events::DEVICE_COMMAND, outcome)]).await {
+        tracing::debug!(%error, "command outcome not announced");
+    }
 }
 
 /// Sends `command` on the socket this replica holds and waits up to `timeout` for the ack.

@@ -13,7 +13,7 @@ use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use serde::Deserialize;
 use srs_common::auth::caller::bearer_token;
 use srs_common::error::Problem;
-use srs_common::events::{self, DeviceConnection};
+use srs_common::events::{self, DeviceConnection, DeviceStatus};
 use srs_common::{ApiError, AppContext};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -62,7 +62,7 @@ pub async fn device_socket(
             return Err(ApiError::forbidden(format!("this device token is for {allowed}, not {sensor_id}")));
         }
     }
-    let (response, session, stream) = upgrade(&request, body)?;
+    let (response, session, stream) = upgrade(&request, body, &[])?;
     let device = ConnectedDevice {
         sensor_id: sensor_id.into_inner(),
         sensor_type: sensor.sensor_type.name.clone(),
@@ -128,7 +128,13 @@ async fn serve(
                 last_heard = Instant::now();
                 match message {
                     Some(Ok(AggregatedMessage::Text(text))) => match serde_json::from_str::<FromDevice>(&text) {
-                        Ok(FromDevice::Status { state }) => control.devices.status(&sensor_id, connection, state),
+                        Ok(FromDevice::Status { state }) => {
+                            control.devices.status(&sensor_id, connection, state.clone());
+                            let status = DeviceStatus { sensor_id: sensor_id.clone(), state, at: srs_common::time::now() };
+                            if let Err(error) = context.bus.publish(&[events::event(events::DEVICE_STATUS, &status)]).await {
+                                tracing::debug!(%error, "device status not announced");
+                            }
+                        }
                         Ok(FromDevice::Ack(ack)) => control.devices.ack(&sensor_id, connection, ack),
                         Err(error) => tracing::debug!(sensor.id = %sensor_id, %error, "unreadable device message ignored"),
                     },

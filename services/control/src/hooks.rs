@@ -103,6 +103,7 @@ async fn run(context: &AppContext, control: &Control, hook: Hook<'_>, enabled: &
             }
             let outcome = send_here(control, command, timeout).await;
             let outcome = context.store.finish_command(&outcome).await.unwrap_or(outcome);
+            crate::commands::announce(context, &outcome).await;
             log(context, &hook, &outcome, timeout).await;
         });
     }

@@ -10,7 +10,10 @@
 mod commands;
 mod device_socket;
 mod devices;
+mod feed;
 mod hooks;
+mod live;
+mod live_socket;
 mod relay;
 mod routes;
 pub mod settings;
@@ -51,6 +54,8 @@ pub struct Control {
     /// True once this replica takes relayed commands off the bus: only then does it tell the
     /// store it holds a device, so no other replica relays to it before it listens.
     relay_ready: watch::Sender<bool>,
+    /// This replica's live sockets.
+    hub: Arc<live::Hub>,
 }
 
 fn start(context: &AppContext, background: &Background) -> anyhow::Result<Mount> {
@@ -62,7 +67,9 @@ fn start(context: &AppContext, background: &Background) -> anyhow::Result<Mount>
     let replica = srs_common::model::new_id();
     let devices = devices::Devices::default();
     let (waiting, relay_ready) = (relay::Waiting::default(), watch::channel(false).0);
-    let control = web::Data::new(Control { settings, tokens, devices, active_state, closing, replica, waiting, relay_ready });
+    let hub = Arc::new(live::Hub::default());
+    feed::start(context.clone(), hub.clone(), background);
+    let control = web::Data::new(Control { settings, tokens, devices, active_state, closing, replica, waiting, relay_ready, hub });
     relay::start(context.clone(), control.clone().into_inner(), background);
     hooks::start(context.clone(), control.clone().into_inner(), background);
     Ok(Arc::new(move |config| {
@@ -73,7 +80,14 @@ fn start(context: &AppContext, background: &Background) -> anyhow::Result<Mount>
 
 #[derive(OpenApi)]
 #[openapi(
-    paths(routes::list_devices, commands::send, commands::history, device_socket::device_socket, status_socket::status_socket),
+    paths(
+        routes::list_devices,
+        commands::send,
+        commands::history,
+        device_socket::device_socket,
+        live_socket::live_socket,
+        status_socket::status_socket
+    ),
     components(schemas(srs_common::events::DeviceConnection)),
     tags((name = "devices", description = "Device sockets, connected devices, the public status socket"))
 )]

@@ -11,6 +11,7 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(crate::commands::send)
         .service(crate::commands::history)
         .service(crate::device_socket::device_socket)
+        .service(crate::live_socket::live_socket)
         .service(crate::status_socket::status_socket);
 }
 

@@ -9,6 +9,7 @@ pub const SECTION: SettingsSection = SettingsSection { name: "control", defaults
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ControlSettings {
+    pub allowed_origins: Vec<String>,
     pub require_device_token: bool,
     pub device_token_cache_secs: u64,
     pub ping_secs: u64,

@@ -67,7 +67,7 @@ pub async fn status_socket(
     // The first message is read now, so even a socket opened before the first event says
     // what is active.
     let now = srs_common::active_state::read(&context.store).await?;
-    let (response, session, stream) = upgrade(&request, body)?;
+    let (response, session, stream) = upgrade(&request, body, &[])?;
     let changes = control.active_state.subscribe();
     let ping_every = Duration::from_secs(control.settings.ping_secs);
     actix_web::rt::spawn(serve(now, changes, (session, stream.aggregate_continuations()), ping_every, control.closing.clone()));

@@ -76,7 +76,7 @@ async fn devices_until(server: &TestServer, token: &str, done: impl Fn(&Value) -
 async fn a_device_reports_its_status_and_a_second_socket_replaces_the_first() {
     let server = TestServer::start(SERVICES, &[]).await;
     let (_, token) = server.user("ada", Role::Operator).await;
-    let mut events = server.context.bus.subscribe(&["device.*"]).await.expect("subscribe");
+    let mut events = server.context.bus.subscribe(&["device.connected", "device.disconnected"]).await.expect("subscribe");
     let mut first = connect(&server, "/api/v1/ws/devices/cam-1").await;
     first.send(Message::text(r#"{"type": "status", "state": {"recording": false, "battery": 87}}"#)).await.expect("send");
     let devices = devices_until(&server, &token, |d| d[0]["last_status"].is_object()).await;

@@ -41,8 +41,15 @@ fn authenticate(request: &HttpRequest) -> Result<Caller, ApiError> {
     let context = request.app_data::<web::Data<AppContext>>().ok_or_else(|| ApiError::internal("no application context"))?;
     let token =
         bearer_token(request).ok_or_else(|| ApiError::unauthorized("missing bearer token (Authorization: Bearer <access_token>)"))?;
-    let claims = context.jwt.verify(token, TokenKind::Access).map_err(|e| ApiError::unauthorized(e.to_string()))?;
-    Ok(Caller { id: claims.sub.clone(), username: claims.name.clone(), role: claims.role })
+    Caller::from_token(context, token)
+}
+
+impl Caller {
+    /// The caller an access token names (for sockets, whose token may come another way).
+    pub fn from_token(context: &AppContext, token: &str) -> Result<Caller, ApiError> {
+        let claims = context.jwt.verify(token, TokenKind::Access).map_err(|e| ApiError::unauthorized(e.to_string()))?;
+        Ok(Caller { id: claims.sub.clone(), username: claims.name.clone(), role: claims.role })
+    }
 }
 
 impl FromRequest for Caller {

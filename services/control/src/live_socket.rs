@@ -1,0 +1,115 @@
+//! `GET /api/v1/ws/live`: the operators' live feed (any signed-in user). The access token comes
+//! as `?access_token=` or as the second entry of `Sec-WebSocket-Protocol: bearer, <token>`
+//! (browsers cannot set headers on a WebSocket); a missing or bad one closes the socket with
+//! 1008. A browser's `Origin` must be this server's own or one of `control.allowed_origins`.
+//! Frames come from the replica's hub (`live.rs`); a client that takes nothing for
+//! `control.silence_secs` is closed.
+
+use crate::live::Next;
+use crate::upgrade::upgrade;
+use crate::Control;
+use actix_web::{get, web, HttpRequest, HttpResponse};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
+use serde::Deserialize;
+use srs_common::auth::Caller;
+use srs_common::error::Problem;
+use srs_common::{ApiError, AppContext};
+use std::sync::Arc;
+use std::time::Duration;
+use utoipa::IntoParams;
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LiveQuery {
+    /// An access token (or use `Sec-WebSocket-Protocol: bearer, <token>`).
+    pub access_token: Option<String>,
+}
+
+/// The live feed: activity once a second, recording, device, command and export events (WebSocket).
+#[utoipa::path(get, path = "/api/v1/ws/live", tag = "devices", params(LiveQuery), responses(
+    (status = 101, description = "the socket is open (closed with 1008 at once without a valid access token)"),
+    (status = 403, description = "a browser page of another origin", body = Problem, content_type = "application/problem+json"),
+    (status = 426, description = "not a WebSocket request", body = Problem, content_type = "application/problem+json"),
+))]
+#[get("/api/v1/ws/live")]
+pub async fn live_socket(
+    request: HttpRequest,
+    body: web::Payload,
+    context: web::Data<AppContext>,
+    control: web::Data<Control>,
+    query: web::Query<LiveQuery>,
+) -> Result<HttpResponse, ApiError> {
+    check_origin(&request, &control.settings.allowed_origins)?;
+    let token = query.access_token.clone().or_else(|| protocol_token(&request));
+    let caller = token.as_deref().map(|token| Caller::from_token(&context, token));
+    let (response, session, stream) = upgrade(&request, body, &["bearer"])?;
+    let stream = stream.max_frame_size(control.settings.max_message_bytes).aggregate_continuations();
+    match caller {
+        Some(Ok(_)) => {
+            actix_web::rt::spawn(serve(control.into_inner(), session, stream));
+        }
+        _ => {
+            let reason = CloseReason { code: CloseCode::Policy, description: Some("a valid access token is required".into()) };
+            actix_web::rt::spawn(async move {
+                let _ = session.close(Some(reason)).await;
+            });
+        }
+    }
+    Ok(response)
+}
+
+/// The token of `Sec-WebSocket-Protocol: bearer, <token>`.
+fn protocol_token(request: &HttpRequest) -> Option<String> {
+    let value = request.headers().get("sec-websocket-protocol")?.to_str().ok()?;
+    let mut parts = value.split(',').map(str::trim);
+    (parts.next()? == "bearer").then(|| parts.next().map(str::to_owned)).flatten()
+}
+
+/// A browser sends `Origin`: it must be this server (same host) or an allowed one.
+fn check_origin(request: &HttpRequest, allowed: &[String]) -> Result<(), ApiError> {
+    let Some(origin) = request.headers().get("origin").and_then(|v| v.to_str().ok()) else { return Ok(()) };
+    let host = request.connection_info().host().to_owned();
+    let same_origin = origin.split_once("://").is_some_and(|(_, rest)| rest.trim_end_matches('/') == host);
+    if same_origin || allowed.iter().any(|a| a.trim_end_matches('/') == origin.trim_end_matches('/')) {
+        return Ok(());
+    }
+    Err(ApiError::forbidden(format!("pages from {origin} may not open the live feed (control.allowed_origins)")))
+}
+
+async fn serve(control: Arc<Control>, mut session: actix_ws::Session, mut stream: actix_ws::AggregatedMessageStream) {
+    let (client, queue) = control.hub.join();
+    let stall = Duration::from_secs(control.settings.silence_secs);
+    let mut ping = tokio::time::interval(Duration::from_secs(control.settings.ping_secs));
+    let reason = loop {
+        tokio::select! {
+            _ = control.closing.cancelled() => break Some(crate::device_socket::going_away()),
+            next = queue.next() => match next {
+                // A client that takes nothing for `stall` is closed; it never holds up others.
+                Next::Frame(text) => match tokio::time::timeout(stall, session.text(text)).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => break None,
+                    Err(_) => break Some(CloseReason { code: CloseCode::Away, description: Some("took nothing for too long".into()) }),
+                },
+                Next::Overrun => break Some(CloseReason { code: CloseCode::Away, description: Some("too far behind".into()) }),
+            },
+            _ = ping.tick() => {
+                if session.ping(b"").await.is_err() {
+                    break None;
+                }
+            }
+            message = stream.recv() => match message {
+                Some(Ok(AggregatedMessage::Ping(bytes))) => {
+                    if session.pong(&bytes).await.is_err() {
+                        break None;
+                    }
+                }
+                Some(Ok(AggregatedMessage::Close(_))) | None => break None,
+                Some(Err(actix_ws::ProtocolError::Overflow)) => break Some(CloseReason { code: CloseCode::Size, description: None }),
+                Some(Err(_)) => break None,
+                Some(Ok(_)) => {}
+            },
+        }
+    };
+    control.hub.leave(client);
+    let _ = session.close(reason).await;
+}
