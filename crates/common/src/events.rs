@@ -84,6 +84,9 @@ pub struct SensorActivity {
     /// The newest sample time seen (nanoseconds since the Unix epoch).
     pub last_ts: i64,
     pub rate_hz: f64,
+    /// The ingest replica that counted them (each replica folds in the others' counts).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
 }
 
 /// The job that asks an exporter to run the export recorded under `export_id`; everything

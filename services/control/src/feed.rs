@@ -70,7 +70,8 @@ pub fn start(context: AppContext, hub: Arc<Hub>, background: &Background) {
 }
 
 /// Adds one ingest replica's second of a sensor to what the others reported.
-fn fold(activity: &mut BTreeMap<String, SensorActivity>, seen: SensorActivity) {
+fn fold(activity: &mut BTreeMap<String, SensorActivity>, mut seen: SensorActivity) {
+    seen.replica = None;
     match activity.get_mut(&seen.sensor_id) {
         Some(known) => {
             known.samples += seen.samples;
@@ -98,8 +99,15 @@ mod tests {
     #[test]
     fn two_ingest_replicas_add_up() {
         let mut activity = BTreeMap::new();
-        fold(&mut activity, SensorActivity { sensor_id: "ecg-1".into(), samples: 250, last_ts: 10, rate_hz: 250.0 });
-        fold(&mut activity, SensorActivity { sensor_id: "ecg-1".into(), samples: 250, last_ts: 12, rate_hz: 250.0 });
+        let seen = |last_ts, replica: &str| SensorActivity {
+            sensor_id: "ecg-1".into(),
+            samples: 250,
+            last_ts,
+            rate_hz: 250.0,
+            replica: Some(replica.into()),
+        };
+        fold(&mut activity, seen(10, "a"));
+        fold(&mut activity, seen(12, "b"));
         let ecg = &activity["ecg-1"];
         assert_eq!((ecg.samples, ecg.last_ts, ecg.rate_hz), (500, 12, 500.0));
     }

@@ -1,7 +1,8 @@
 //! Per-sensor activity, kept in memory by each ingest replica: when a sensor was last heard
 //! from, its rate, and how far its clock is from ours. Feeds `GET /api/v1/sensors/status` and,
 //! once a second, one aggregated `sensor.activity` event per active sensor for the live view —
-//! never a bus message per sample.
+//! never a bus message per sample. Each replica folds in the other replicas' activity events,
+//! so its status counts what every replica received.
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -68,6 +69,19 @@ impl Window {
     }
 
     /// Samples received in the `secs` seconds up to `now`.
+    /// Another replica's count of `samples` received around `at`.
+    fn fold(&mut self, samples: u64, last_ts: i64, at: i64) {
+        self.last_seen = Some(self.last_seen.map_or(at, |seen| seen.max(at)));
+        self.last_ts = self.last_ts.max(last_ts);
+        let second = at.div_euclid(SECOND_NS);
+        let slot = second.rem_euclid(WINDOW_SECS as i64) as usize;
+        if self.count_second[slot] != second {
+            self.count_second[slot] = second;
+            self.counts[slot] = 0;
+        }
+        self.counts[slot] = self.counts[slot].saturating_add(u32::try_from(samples).unwrap_or(u32::MAX));
+    }
+
     fn received_within(&self, now: i64, secs: i64) -> u64 {
         let current = now.div_euclid(SECOND_NS);
         self.counts
@@ -142,8 +156,16 @@ impl SensorWindows {
         lines
     }
 
+    /// Folds in another replica's activity event (received at `at`); never republished.
+    pub fn fold(&self, catalog: &SensorCatalog, activity: &SensorActivity, at: i64) {
+        let Some(sensor) = catalog.sensor(&activity.sensor_id) else { return };
+        if let Some(Ok(mut window)) = self.windows.get(sensor.index).map(Mutex::lock) {
+            window.fold(activity.samples, activity.last_ts, at);
+        }
+    }
+
     /// One activity summary per sensor that posted since the last call.
-    fn take_activity(&self, catalog: &SensorCatalog, elapsed: Duration) -> Vec<SensorActivity> {
+    fn take_activity(&self, catalog: &SensorCatalog, elapsed: Duration, replica: &str) -> Vec<SensorActivity> {
         let secs = elapsed.as_secs_f64().max(0.001);
         let mut activity = Vec::new();
         for (index, window) in self.windows.iter().enumerate() {
@@ -155,6 +177,7 @@ impl SensorWindows {
                     samples,
                     last_ts: window.last_ts,
                     rate_hz: samples as f64 / secs,
+                    replica: Some(replica.to_owned()),
                 });
             }
         }
@@ -162,9 +185,12 @@ impl SensorWindows {
     }
 }
 
-/// Publishes the activity summaries about once a second until the background set stops.
+/// Publishes the activity summaries about once a second until the background set stops, and
+/// folds in those of the other replicas.
 pub fn publish_every_second(context: AppContext, windows: Arc<SensorWindows>, background: &Background) {
     let stop = background.token.clone();
+    let replica = srs_common::model::new_id();
+    fold_others(context.clone(), windows.clone(), replica.clone(), background);
     background.spawn(async move {
         let mut ticks = tokio::time::interval(Duration::from_secs(1));
         ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -174,7 +200,7 @@ pub fn publish_every_second(context: AppContext, windows: Arc<SensorWindows>, ba
                 () = stop.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            let activity = windows.take_activity(&context.sensors, last.elapsed());
+            let activity = windows.take_activity(&context.sensors, last.elapsed(), &replica);
             last = Instant::now();
             if activity.is_empty() {
                 continue;
@@ -183,6 +209,32 @@ pub fn publish_every_second(context: AppContext, windows: Arc<SensorWindows>, ba
             // The live view is best effort: a lost second of activity is replaced by the next.
             if let Err(error) = context.bus.publish(&events).await {
                 tracing::debug!(%error, "activity not published");
+            }
+        }
+    });
+}
+
+/// The other replicas' activity events, folded into this replica's windows.
+fn fold_others(context: AppContext, windows: Arc<SensorWindows>, replica: String, background: &Background) {
+    let stop = background.token.clone();
+    background.spawn(async move {
+        let mut events = match context.bus.subscribe(&[SENSOR_ACTIVITY]).await {
+            Ok(events) => events,
+            Err(error) => {
+                tracing::warn!(%error, "cannot follow the other replicas' activity: status counts this replica only");
+                return;
+            }
+        };
+        loop {
+            let event = tokio::select! {
+                () = stop.cancelled() => return,
+                event = events.recv() => match event { Some(event) => event, None => return },
+            };
+            match serde_json::from_value::<SensorActivity>(event.payload) {
+                Ok(activity) if activity.replica.as_deref() != Some(replica.as_str()) => {
+                    windows.fold(&context.sensors, &activity, srs_common::time::now_ns());
+                }
+                _ => {}
             }
         }
     });
@@ -208,8 +260,14 @@ mod tests {
         assert_eq!(status[1].clock_offset_ms, Some(20.0));
         assert_eq!((status[0].samples_last_minute, status[0].last_seen), (0, None));
         assert!(windows.status(&catalog, now + 120 * SECOND_NS)[1].samples_last_minute == 0, "a minute later it is quiet");
-        let activity = windows.take_activity(&catalog, Duration::from_secs(1));
-        assert_eq!((activity.len(), activity[0].samples), (1, 50));
-        assert!(windows.take_activity(&catalog, Duration::from_secs(1)).is_empty());
+        let activity = windows.take_activity(&catalog, Duration::from_secs(1), "here");
+        assert_eq!((activity.len(), activity[0].samples, activity[0].replica.as_deref()), (1, 50, Some("here")));
+        assert!(windows.take_activity(&catalog, Duration::from_secs(1), "here").is_empty());
+        // Another replica's second adds to the count, and is not published again from here.
+        let sensor = catalog.sensor_at(1).expect("sensor").id.to_string();
+        let theirs = SensorActivity { sensor_id: sensor, samples: 30, last_ts: now, rate_hz: 30.0, replica: Some("there".into()) };
+        windows.fold(&catalog, &theirs, now);
+        assert_eq!(windows.status(&catalog, now)[1].samples_last_minute, 80);
+        assert!(windows.take_activity(&catalog, Duration::from_secs(1), "here").is_empty());
     }
 }

@@ -50,3 +50,75 @@ async fn runs_alone_and_stops_on_sigterm() {
 
     assert!(srs_testkit::terminate(child).success());
 }
+
+/// Two `srs-ingest` replicas on one broker: each one's `GET /api/v1/sensors/status` counts what
+/// both received.
+#[tokio::test]
+async fn the_status_of_each_replica_counts_every_replica() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let keys = dir.path().join("keys");
+    srs_common::auth::keys::write_pair(&keys.join("private.pem"), &keys.join("public.pem")).expect("keys");
+    // A sensor of its own, so that other tests' activity on the shared broker cannot count.
+    let sensor = format!("door-{}", &srs_common::model::new_id()[24..]);
+    let sensors_file = dir.path().join("sensors.json");
+    let file = serde_json::json!({"sensor_types": [{"name": "door", "fields": [{"name": "open", "type": "bool"}]}], "sensors": [{"id": sensor, "type": "door"}]});
+    std::fs::write(&sensors_file, file.to_string()).expect("sensors file");
+    let replica = || {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_srs-ingest"));
+        command
+            .current_dir(dir.path())
+            .env_remove("SRS_ENV")
+            .env_remove("SRS_CONFIG_DIR")
+            .env("RUST_LOG", "warn")
+            .env("SRS__SERVER__LISTEN", "127.0.0.1:0")
+            .env("SRS__DATA__DIR", dir.path().join("data"))
+            .env("SRS__SENSORS__FILE", &sensors_file)
+            .env("SRS__BUS__BACKEND", "amqp")
+            .env("SRS__BUS__AMQP_URL", srs_testkit::amqp_url())
+            .env("SRS__AUTH__JWT_PUBLIC_KEY", keys.join("public.pem"))
+            .env("SRS__AUTH__JWT_PRIVATE_KEY", dir.path().join("no-signing-key-here.pem"));
+        srs_testkit::spawn_listening(command, "srs-ingest")
+    };
+    let ((a, url_a), (b, url_b)) = (replica(), replica());
+    let signer = srs_common::auth::jwt::JwtKeys::from_pem(
+        Some(std::fs::read(keys.join("private.pem")).expect("private").as_slice()),
+        &std::fs::read(keys.join("public.pem")).expect("public"),
+        "srs",
+        "srs",
+    )
+    .expect("signer");
+    let token = signer
+        .sign(srs_common::auth::jwt::TokenKind::Access, ("u", "ada", srs_common::model::Role::Operator), "j", None, 60)
+        .expect("token");
+    let client = reqwest::Client::new();
+    // Subscriptions are made at start-up; give both a moment to bind.
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+    for (url, count) in [(&url_a, 10), (&url_b, 15)] {
+        let samples: Vec<_> = (0..count).map(|_| serde_json::json!({"sensor_id": sensor, "values": {"open": true}})).collect();
+        let response = client.post(format!("{url}/api/v1/samples")).json(&samples).send().await.expect("post");
+        assert_eq!(response.status(), 200);
+    }
+    let mut counted = Vec::new();
+    for _ in 0..50 {
+        counted.clear();
+        for url in [&url_a, &url_b] {
+            let status: serde_json::Value = client
+                .get(format!("{url}/api/v1/sensors/status"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .expect("status")
+                .json()
+                .await
+                .expect("json");
+            counted.push(status[0]["samples_last_minute"].as_u64().unwrap_or(0));
+        }
+        if counted == [25, 25] {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(counted, [25, 25], "each replica counts both");
+    assert!(srs_testkit::terminate(a).success());
+    assert!(srs_testkit::terminate(b).success());
+}
