@@ -2,43 +2,18 @@
 //! the history) when it does not, 404 when it is not connected, nothing changed by a late ack,
 //! and only the people running the active experiment (or admins) may send.
 
-use futures_util::{SinkExt, StreamExt};
+mod support;
+
+use futures_util::SinkExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use srs_common::model::Role;
 use srs_testkit::harness::TestServer;
 use std::time::Duration;
+use support::{device, next_text, Socket};
 use tokio_tungstenite::tungstenite::Message;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 const SERVICES: &[&srs_common::service::Service] = &[&srs_control::SERVICE, &srs_experiments::SERVICE];
-
-async fn device(server: &TestServer, sensor: &str, token: &str) -> Socket {
-    let url = format!("{}/api/v1/ws/devices/{sensor}", server.url.replacen("http://", "ws://", 1));
-    let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
-    // Connected once the list shows it (the socket is registered right after the upgrade).
-    for _ in 0..100 {
-        let (_, devices) = server.get(token, "/api/v1/devices").await;
-        if devices.as_array().is_some_and(|d| d.iter().any(|d| d["sensor_id"] == sensor)) {
-            return socket;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{sensor} never showed as connected");
-}
-
-/// The next command the device receives.
-async fn next_command(socket: &mut Socket) -> Value {
-    let read = async {
-        loop {
-            if let Message::Text(text) = socket.next().await.expect("open").expect("readable") {
-                return serde_json::from_str::<Value>(&text).expect("json");
-            }
-        }
-    };
-    tokio::time::timeout(Duration::from_secs(5), read).await.expect("a command within 5 s")
-}
 
 async fn ack(socket: &mut Socket, id: &Value, ok: bool, detail: &str) {
     let message = json!({"type": "ack", "id": id, "ok": ok, "detail": detail}).to_string();
@@ -57,7 +32,7 @@ async fn a_command_is_acked_only_by_the_device_and_kept_in_the_history() {
             srs_testkit::harness::answer(reqwest::Client::new().post(url).bearer_auth(admin).json(&body).send().await.expect("post")).await
         })
     };
-    let command = next_command(&mut camera).await;
+    let command = next_text(&mut camera, Duration::from_secs(5)).await.expect("a command within 5 s");
     assert_eq!((command["type"].as_str(), command["command"].as_str()), (Some("command"), Some("start_recording")));
     assert_eq!(command["args"], json!({"fps": 30}));
     ack(&mut camera, &command["id"], true, "recording to disk 2").await;
@@ -87,7 +62,7 @@ async fn no_ack_is_a_504_naming_the_command_and_a_late_ack_changes_nothing() {
     let mut camera = device(&server, "cam-1", &admin).await;
     let (status, problem) = server.post(&admin, "/api/v1/devices/cam-1/commands", json!({"command": "snapshot", "timeout_ms": 300})).await;
     assert_eq!((status, problem["code"].as_str()), (StatusCode::GATEWAY_TIMEOUT, Some("command_timeout")), "{problem}");
-    let command = next_command(&mut camera).await;
+    let command = next_text(&mut camera, Duration::from_secs(5)).await.expect("a command within 5 s");
     assert_eq!(problem["command_id"], command["id"], "the problem names the command");
     ack(&mut camera, &command["id"], true, "too late").await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -148,7 +123,7 @@ async fn only_those_running_the_active_experiment_may_send() {
     assert!(!problem.to_string().contains(id), "{problem}");
     for token in [operator, owner] {
         let pending = tokio::spawn(send(token));
-        let command = next_command(&mut camera).await;
+        let command = next_text(&mut camera, Duration::from_secs(5)).await.expect("a command within 5 s");
         ack(&mut camera, &command["id"], true, "ok").await;
         let (status, answer) = pending.await.expect("answer");
         assert_eq!(status, StatusCode::OK, "{answer}");

@@ -2,42 +2,18 @@
 //! connected, enabled camera receive start_recording / stop_recording once, and every outcome
 //! (acked, not acknowledged) lands in the logbook with the recording's id.
 
-use futures_util::{SinkExt, StreamExt};
+mod support;
+
+use futures_util::SinkExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use srs_common::model::Role;
 use srs_testkit::harness::TestServer;
 use std::time::Duration;
+use support::{device, next_text, Socket};
 use tokio_tungstenite::tungstenite::Message;
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 const SERVICES: &[&srs_common::service::Service] = &[&srs_control::SERVICE, &srs_experiments::SERVICE];
-
-async fn device(server: &TestServer, sensor: &str, token: &str) -> Socket {
-    let url = format!("{}/api/v1/ws/devices/{sensor}", server.url.replacen("http://", "ws://", 1));
-    let (socket, _) = tokio_tungstenite::connect_async(url).await.expect("connect");
-    for _ in 0..100 {
-        let (_, devices) = server.get(token, "/api/v1/devices").await;
-        if devices.as_array().is_some_and(|d| d.iter().any(|d| d["sensor_id"] == sensor)) {
-            return socket;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("{sensor} never showed as connected");
-}
-
-/// The next command within `wait`, if one comes.
-async fn command_within(socket: &mut Socket, wait: Duration) -> Option<Value> {
-    let read = async {
-        loop {
-            if let Message::Text(text) = socket.next().await.expect("open").expect("readable") {
-                return serde_json::from_str::<Value>(&text).expect("json");
-            }
-        }
-    };
-    tokio::time::timeout(wait, read).await.ok()
-}
 
 async fn ack(socket: &mut Socket, command: &Value) {
     socket.send(Message::text(json!({"type": "ack", "id": command["id"], "ok": true}).to_string())).await.expect("ack");
@@ -88,20 +64,20 @@ async fn cameras_start_and_stop_with_the_recording_and_the_logbook_says_how_it_w
 
     let recording = server.created(&admin, "/api/v1/recordings", json!({"experiment_id": experiment, "participant_id": participant})).await;
     let recording_id = recording["id"].as_str().expect("id");
-    let start = command_within(&mut willing, Duration::from_secs(5)).await.expect("start_recording");
+    let start = next_text(&mut willing, Duration::from_secs(5)).await.expect("start_recording");
     assert_eq!((start["command"].as_str(), start["args"]["recording_id"].as_str()), (Some("start_recording"), Some(recording_id)));
     ack(&mut willing, &start).await;
-    let unanswered = command_within(&mut silent, Duration::from_secs(5)).await.expect("cam-2 gets it too");
+    let unanswered = next_text(&mut silent, Duration::from_secs(5)).await.expect("cam-2 gets it too");
     assert_eq!(unanswered["command"], "start_recording");
     assert_eq!(
         log_lines(&server, &admin, &experiment, recording_id, 2).await,
         ["cam-1 acknowledged start_recording", "cam-2 did not acknowledge start_recording within 0.5 s"]
     );
-    assert!(command_within(&mut willing, Duration::from_millis(500)).await.is_none(), "sent once");
+    assert!(next_text(&mut willing, Duration::from_millis(500)).await.is_none(), "sent once");
 
     let (status, _) = server.post(&admin, &format!("/api/v1/recordings/{recording_id}/stop"), json!({})).await;
     assert_eq!(status, StatusCode::OK);
-    let stop = command_within(&mut willing, Duration::from_secs(5)).await.expect("stop_recording");
+    let stop = next_text(&mut willing, Duration::from_secs(5)).await.expect("stop_recording");
     assert_eq!(stop["command"], "stop_recording");
     ack(&mut willing, &stop).await;
     let lines = log_lines(&server, &admin, &experiment, recording_id, 4).await;
@@ -120,9 +96,9 @@ async fn a_camera_the_config_disables_is_left_alone() {
     let mut enabled = device(&server, "cam-1", &admin).await;
     let mut disabled = device(&server, "cam-2", &admin).await;
     let recording = server.created(&admin, "/api/v1/recordings", json!({"experiment_id": experiment, "participant_id": participant})).await;
-    let start = command_within(&mut enabled, Duration::from_secs(5)).await.expect("start_recording");
+    let start = next_text(&mut enabled, Duration::from_secs(5)).await.expect("start_recording");
     ack(&mut enabled, &start).await;
-    assert!(command_within(&mut disabled, Duration::from_secs(1)).await.is_none(), "cam-2 is not part of this config");
+    assert!(next_text(&mut disabled, Duration::from_secs(1)).await.is_none(), "cam-2 is not part of this config");
     let lines = log_lines(&server, &admin, &experiment, recording["id"].as_str().expect("id"), 1).await;
     assert_eq!(lines, ["cam-1 acknowledged start_recording"]);
     server.stop().await;

@@ -2,26 +2,23 @@
 //! and recording events, one activity frame a second from ingest), and that a client that never
 //! reads holds up nobody.
 
+mod support;
+
 use futures_util::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use srs_common::model::Role;
 use srs_testkit::harness::TestServer;
 use std::time::Duration;
+use support::{ws_url, Socket};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 const SERVICES: &[&srs_common::service::Service] = &[&srs_ingest::SERVICE, &srs_experiments::SERVICE, &srs_control::SERVICE];
 
-fn ws(server: &TestServer, path: &str) -> String {
-    format!("{}{path}", server.url.replacen("http://", "ws://", 1))
-}
-
 async fn live(server: &TestServer, token: &str) -> Socket {
-    tokio_tungstenite::connect_async(ws(server, &format!("/api/v1/ws/live?access_token={token}"))).await.expect("connect").0
+    tokio_tungstenite::connect_async(ws_url(server, &format!("/api/v1/ws/live?access_token={token}"))).await.expect("connect").0
 }
 
 /// The next frame of `kind` within 5 s (others are skipped).
@@ -46,7 +43,7 @@ async fn the_live_feed_carries_devices_recordings_and_activity() {
     let mut feed = live(&server, &admin).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    let (mut camera, _) = tokio_tungstenite::connect_async(ws(&server, "/api/v1/ws/devices/cam-1")).await.expect("device");
+    let (mut camera, _) = tokio_tungstenite::connect_async(ws_url(&server, "/api/v1/ws/devices/cam-1")).await.expect("device");
     let connected = frame_of(&mut feed, "device_connected").await;
     assert_eq!((connected["sensor_id"].as_str(), connected["type"].as_str()), (Some("cam-1"), Some("device_connected")));
     futures_util::SinkExt::send(&mut camera, Message::text(r#"{"type": "status", "state": {"recording": false}}"#)).await.expect("status");
@@ -81,7 +78,7 @@ async fn only_signed_in_users_from_allowed_pages_get_the_feed() {
     let (_, token) = server.user("ada", Role::Operator).await;
     // No token, or a bad one: the socket opens and closes with 1008.
     for path in ["/api/v1/ws/live", "/api/v1/ws/live?access_token=not-a-token"] {
-        let (mut socket, _) = tokio_tungstenite::connect_async(ws(&server, path)).await.expect("connect");
+        let (mut socket, _) = tokio_tungstenite::connect_async(ws_url(&server, path)).await.expect("connect");
         let closed = tokio::time::timeout(Duration::from_secs(5), socket.next()).await.expect("closed soon");
         match closed {
             Some(Ok(Message::Close(Some(frame)))) => assert_eq!(frame.code, CloseCode::Policy, "{path}"),
@@ -89,13 +86,13 @@ async fn only_signed_in_users_from_allowed_pages_get_the_feed() {
         }
     }
     // The token as the WebSocket subprotocol, as browsers send it.
-    let mut request = ws(&server, "/api/v1/ws/live").into_client_request().expect("request");
+    let mut request = ws_url(&server, "/api/v1/ws/live").into_client_request().expect("request");
     request.headers_mut().insert("sec-websocket-protocol", format!("bearer, {token}").parse().expect("header"));
     let (_, response) = tokio_tungstenite::connect_async(request).await.expect("subprotocol");
     assert_eq!(response.headers()["sec-websocket-protocol"], "bearer");
     // Pages of other origins are refused before the upgrade; allowed ones and this server's own are not.
     let with_origin = |origin: &str| {
-        let mut request = ws(&server, &format!("/api/v1/ws/live?access_token={token}")).into_client_request().expect("request");
+        let mut request = ws_url(&server, &format!("/api/v1/ws/live?access_token={token}")).into_client_request().expect("request");
         request.headers_mut().insert("origin", origin.parse().expect("origin"));
         request
     };
@@ -119,7 +116,7 @@ async fn a_client_that_never_reads_holds_up_nobody() {
     for round in 0..20 {
         for sensor in ["cam-1", "cam-2"] {
             let (mut device, _) =
-                tokio_tungstenite::connect_async(ws(&server, &format!("/api/v1/ws/devices/{sensor}"))).await.expect("device");
+                tokio_tungstenite::connect_async(ws_url(&server, &format!("/api/v1/ws/devices/{sensor}"))).await.expect("device");
             let _ = device.close(None).await;
             let connected = frame_of(&mut healthy, "device_connected").await;
             assert_eq!(connected["sensor_id"], sensor, "round {round}");

@@ -3,14 +3,15 @@
 //! back; when the holder is killed, its hold lapses and the device, reconnected to the
 //! survivor, takes commands again.
 
+mod support;
+
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
+use support::Socket;
 use tokio_tungstenite::tungstenite::Message;
-
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 const HOLD_SECS: u64 = 3;
 

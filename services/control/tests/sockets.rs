@@ -1,23 +1,20 @@
 //! Device sockets and the status socket over real WebSockets, with the control and experiments
 //! services in srs-testkit's harness.
 
+mod support;
+
 use futures_util::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 use srs_common::model::Role;
 use srs_testkit::harness::TestServer;
 use std::time::Duration;
+use support::{ws_url, Socket};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 
-type Socket = tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
-
 const SERVICES: &[&srs_common::service::Service] = &[&srs_control::SERVICE, &srs_experiments::SERVICE];
-
-fn ws_url(server: &TestServer, path: &str) -> String {
-    format!("{}{path}", server.url.replacen("http://", "ws://", 1))
-}
 
 async fn connect(server: &TestServer, path: &str) -> Socket {
     tokio_tungstenite::connect_async(ws_url(server, path)).await.unwrap_or_else(|e| panic!("connect {path}: {e}")).0
