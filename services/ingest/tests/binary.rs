@@ -1,23 +1,43 @@
 //! `srs-ingest`, the service alone as the distributed deployment runs it: it reads the
 //! recording context from the shared store, accepts samples, and stops on SIGTERM.
 
+use std::path::Path;
 use std::process::Command;
+
+/// `srs-ingest` in `dir`, verifying tokens with the key pair in `keys` (it signs none).
+fn ingest(dir: &Path, keys: &Path) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_srs-ingest"));
+    command
+        .current_dir(dir)
+        .env_remove("SRS_ENV")
+        .env_remove("SRS_CONFIG_DIR")
+        .env("RUST_LOG", "warn")
+        .env("SRS__SERVER__LISTEN", "127.0.0.1:0")
+        .env("SRS__DATA__DIR", dir.join("data"))
+        .env("SRS__AUTH__JWT_PUBLIC_KEY", keys.join("public.pem"))
+        .env("SRS__AUTH__JWT_PRIVATE_KEY", dir.join("no-signing-key-here.pem"));
+    command
+}
+
+/// An operator's access token signed with the key pair in `keys`.
+fn operator_token(keys: &Path) -> String {
+    let signer = srs_common::auth::jwt::JwtKeys::from_pem(
+        Some(std::fs::read(keys.join("private.pem")).expect("private").as_slice()),
+        &std::fs::read(keys.join("public.pem")).expect("public"),
+        "srs",
+        "srs",
+    )
+    .expect("signer");
+    signer.sign(srs_common::auth::jwt::TokenKind::Access, ("u", "ada", srs_common::model::Role::Operator), "j", None, 60).expect("token")
+}
 
 #[tokio::test]
 async fn runs_alone_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let keys = dir.path().join("keys");
     srs_common::auth::keys::write_pair(&keys.join("private.pem"), &keys.join("public.pem")).expect("keys");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_srs-ingest"));
+    let mut command = ingest(dir.path(), &keys);
     command
-        .current_dir(dir.path())
-        .env_remove("SRS_ENV")
-        .env_remove("SRS_CONFIG_DIR")
-        .env("RUST_LOG", "warn")
-        .env("SRS__SERVER__LISTEN", "127.0.0.1:0")
-        .env("SRS__DATA__DIR", dir.path().join("data"))
-        .env("SRS__AUTH__JWT_PUBLIC_KEY", keys.join("public.pem"))
-        .env("SRS__AUTH__JWT_PRIVATE_KEY", dir.path().join("no-signing-key-here.pem"))
         // One environment serves every binary of a deployment: the exporter's section is
         // accepted here (and checked by srs-exporter).
         .env("SRS__EXPORTER__WORKERS", "4");
@@ -35,16 +55,7 @@ async fn runs_alone_and_stops_on_sigterm() {
         .expect("json");
     assert_eq!(answer, serde_json::json!({"accepted": 1, "stored": 0, "duplicates": 0, "recording_id": null}), "nothing records");
     // It verifies tokens signed by the experiments service with the shared key pair.
-    let signer = srs_common::auth::jwt::JwtKeys::from_pem(
-        Some(std::fs::read(keys.join("private.pem")).expect("private").as_slice()),
-        &std::fs::read(keys.join("public.pem")).expect("public"),
-        "srs",
-        "srs",
-    )
-    .expect("signer");
-    let token = signer
-        .sign(srs_common::auth::jwt::TokenKind::Access, ("u", "ada", srs_common::model::Role::Operator), "j", None, 60)
-        .expect("token");
+    let token = operator_token(&keys);
     let status = client.get(format!("{base}/api/v1/sensors/status")).bearer_auth(token).send().await.expect("status");
     assert_eq!(status.status(), 200);
 
@@ -64,32 +75,15 @@ async fn the_status_of_each_replica_counts_every_replica() {
     let file = serde_json::json!({"sensor_types": [{"name": "door", "fields": [{"name": "open", "type": "bool"}]}], "sensors": [{"id": sensor, "type": "door"}]});
     std::fs::write(&sensors_file, file.to_string()).expect("sensors file");
     let replica = || {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_srs-ingest"));
+        let mut command = ingest(dir.path(), &keys);
         command
-            .current_dir(dir.path())
-            .env_remove("SRS_ENV")
-            .env_remove("SRS_CONFIG_DIR")
-            .env("RUST_LOG", "warn")
-            .env("SRS__SERVER__LISTEN", "127.0.0.1:0")
-            .env("SRS__DATA__DIR", dir.path().join("data"))
             .env("SRS__SENSORS__FILE", &sensors_file)
             .env("SRS__BUS__BACKEND", "amqp")
-            .env("SRS__BUS__AMQP_URL", srs_testkit::amqp_url())
-            .env("SRS__AUTH__JWT_PUBLIC_KEY", keys.join("public.pem"))
-            .env("SRS__AUTH__JWT_PRIVATE_KEY", dir.path().join("no-signing-key-here.pem"));
+            .env("SRS__BUS__AMQP_URL", srs_testkit::amqp_url());
         srs_testkit::spawn_listening(command, "srs-ingest")
     };
     let ((a, url_a), (b, url_b)) = (replica(), replica());
-    let signer = srs_common::auth::jwt::JwtKeys::from_pem(
-        Some(std::fs::read(keys.join("private.pem")).expect("private").as_slice()),
-        &std::fs::read(keys.join("public.pem")).expect("public"),
-        "srs",
-        "srs",
-    )
-    .expect("signer");
-    let token = signer
-        .sign(srs_common::auth::jwt::TokenKind::Access, ("u", "ada", srs_common::model::Role::Operator), "j", None, 60)
-        .expect("token");
+    let token = operator_token(&keys);
     let client = reqwest::Client::new();
     // Subscriptions are made at start-up; give both a moment to bind.
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;
