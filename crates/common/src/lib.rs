@@ -10,6 +10,7 @@ pub mod context;
 pub mod error;
 pub mod events;
 pub mod http;
+pub mod live_values;
 pub mod metrics;
 pub mod model;
 pub mod sensors;

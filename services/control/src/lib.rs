@@ -1,11 +1,10 @@
-//! The control service: device sockets (one per sensor, with its last status), the list of
-//! connected devices, and the public status socket that pushes the active experiment and
-//! recording. `device.connected` / `device.disconnected` go to the bus for the notifier.
+//! The control service: device sockets (one per sensor, with its last status), commands that
+//! are acknowledged by the device whichever replica holds its socket (`commands.rs`,
+//! `relay.rs`), the recording hooks (`hooks.rs`), the operators' live socket with events,
+//! activity and live values (`live*.rs`, `feed.rs`, `values.rs`), and the public status socket.
+//! `device.connected` / `device.disconnected` go to the bus for the notifier.
 //!
 //! A library with a thin binary (`srs-control`); `srs serve` runs it beside the others.
-//! Device commands are sent on the socket this replica holds and answered once the device acks
-//! (`commands.rs`). Still to come (issue 11): commands across replicas, the recording hooks,
-//! live values and the operators' live socket.
 
 mod commands;
 mod device_socket;
@@ -14,11 +13,13 @@ mod feed;
 mod hooks;
 mod live;
 mod live_socket;
+mod metrics;
 mod relay;
 mod routes;
 pub mod settings;
 mod status_socket;
 mod upgrade;
+mod values;
 
 use actix_web::web;
 use srs_common::active_state::ActiveState;
@@ -56,6 +57,8 @@ pub struct Control {
     relay_ready: watch::Sender<bool>,
     /// This replica's live sockets.
     hub: Arc<live::Hub>,
+    /// Their live value subscriptions.
+    values: Arc<values::LiveValues>,
 }
 
 fn start(context: &AppContext, background: &Background) -> anyhow::Result<Mount> {
@@ -67,9 +70,12 @@ fn start(context: &AppContext, background: &Background) -> anyhow::Result<Mount>
     let replica = srs_common::model::new_id();
     let devices = devices::Devices::default();
     let (waiting, relay_ready) = (relay::Waiting::default(), watch::channel(false).0);
+    metrics::init();
     let hub = Arc::new(live::Hub::default());
     feed::start(context.clone(), hub.clone(), background);
-    let control = web::Data::new(Control { settings, tokens, devices, active_state, closing, replica, waiting, relay_ready, hub });
+    let values = Arc::new(values::LiveValues::default());
+    values::start(context.clone(), values.clone(), hub.clone(), replica.clone(), background);
+    let control = web::Data::new(Control { settings, tokens, devices, active_state, closing, replica, waiting, relay_ready, hub, values });
     relay::start(context.clone(), control.clone().into_inner(), background);
     hooks::start(context.clone(), control.clone().into_inner(), background);
     Ok(Arc::new(move |config| {

@@ -3,7 +3,7 @@
 //! values) frame makes room and the next frame the client gets says how many it lost
 //! (`dropped`); lifecycle events are never dropped this way — a client so far behind that its
 //! queue holds nothing else is closed. A stalled client thus costs the others, ingest and the
-//! bus nothing.
+//! bus nothing. A frame is encoded once, however many clients get it.
 
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
@@ -14,10 +14,11 @@ use tokio::sync::Notify;
 /// Frames a client may have waiting.
 pub const QUEUE_FRAMES: usize = 64;
 
-/// A frame for live sockets: its JSON object, and whether it may be dropped for a slow client.
+/// A frame for live sockets: its JSON text (an object, encoded once for every client), and
+/// whether it may be dropped for a slow client.
 #[derive(Debug, Clone)]
 pub struct Frame {
-    pub body: serde_json::Map<String, Value>,
+    pub text: Arc<str>,
     pub droppable: bool,
 }
 
@@ -53,9 +54,11 @@ impl ClientQueue {
                     Some(oldest) => {
                         state.frames.remove(oldest);
                         state.dropped += 1;
+                        crate::metrics::dropped_frames().inc();
                     }
                     None if frame.droppable => {
                         state.dropped += 1;
+                        crate::metrics::dropped_frames().inc();
                         return;
                     }
                     None => state.overrun = true,
@@ -74,11 +77,13 @@ impl ClientQueue {
                 if state.overrun {
                     return Next::Overrun;
                 }
-                if let Some(mut frame) = state.frames.pop_front() {
+                if let Some(frame) = state.frames.pop_front() {
                     if state.dropped > 0 {
-                        frame.body.insert("dropped".into(), Value::from(std::mem::take(&mut state.dropped)));
+                        let dropped = std::mem::take(&mut state.dropped);
+                        // Every frame is a JSON object: `{"dropped":n,` + the rest of it.
+                        return Next::Frame(format!("{{\"dropped\":{dropped},{}", frame.text.get(1..).unwrap_or_default()));
                     }
-                    return Next::Frame(Value::Object(frame.body).to_string());
+                    return Next::Frame(frame.text.to_string());
                 }
             }
             self.ready.notified().await;
@@ -117,6 +122,17 @@ impl Hub {
         }
     }
 
+    /// Hands `frame` to the clients `ids` (those still here); never waits for one.
+    pub fn send_to<'a>(&self, ids: impl IntoIterator<Item = &'a u64>, frame: &Frame) {
+        let clients: Vec<Arc<ClientQueue>> = {
+            let clients = self.lock();
+            ids.into_iter().filter_map(|id| clients.get(id).cloned()).collect()
+        };
+        for client in clients {
+            client.push(frame.clone());
+        }
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<u64, Arc<ClientQueue>>> {
         self.clients.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
@@ -129,7 +145,7 @@ pub fn frame(kind: &str, payload: Value, droppable: bool) -> Frame {
         other => serde_json::Map::from_iter([("payload".to_owned(), other)]),
     };
     body.insert("type".into(), Value::from(kind));
-    Frame { body, droppable }
+    Frame { text: Value::Object(body).to_string().into(), droppable }
 }
 
 #[cfg(test)]

@@ -4,15 +4,22 @@
 //! 1008. A browser's `Origin` must be this server's own or one of `control.allowed_origins`.
 //! Frames come from the replica's hub (`live.rs`); a client that takes nothing for
 //! `control.silence_secs` is closed.
+//!
+//! A client asks for live values with `{"type": "subscribe", "sensors": [...], "max_hz": 50}`
+//! and stops with `{"type": "unsubscribe", "sensors": [...]}` (no `sensors`: all). Each gets an
+//! answer on the socket: `subscribed` with the sensors taken and the rate used (rounded down to
+//! a divisor of 500) and those `unknown` to the sensors file, `unsubscribed`, or `error`.
 
-use crate::live::Next;
+use crate::live::{frame, Frame, Next};
 use crate::upgrade::upgrade;
 use crate::Control;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
 use serde::Deserialize;
+use serde_json::json;
 use srs_common::auth::Caller;
 use srs_common::error::Problem;
+use srs_common::live_values::{round_max_hz, DEFAULT_HZ};
 use srs_common::{ApiError, AppContext};
 use std::sync::Arc;
 use std::time::Duration;
@@ -25,7 +32,7 @@ pub struct LiveQuery {
     pub access_token: Option<String>,
 }
 
-/// The live feed: activity once a second, recording, device, command and export events (WebSocket).
+/// The live feed: activity once a second, recording, device, command and export events, and the live values a client subscribes to (WebSocket).
 #[utoipa::path(get, path = "/api/v1/ws/live", tag = "devices", params(LiveQuery), responses(
     (status = 101, description = "the socket is open (closed with 1008 at once without a valid access token)"),
     (status = 403, description = "a browser page of another origin", body = Problem, content_type = "application/problem+json"),
@@ -46,7 +53,7 @@ pub async fn live_socket(
     let stream = stream.max_frame_size(control.settings.max_message_bytes).aggregate_continuations();
     match caller {
         Some(Ok(_)) => {
-            actix_web::rt::spawn(serve(control.into_inner(), session, stream));
+            actix_web::rt::spawn(serve(control.into_inner(), context.get_ref().clone(), session, stream));
         }
         _ => {
             let reason = CloseReason { code: CloseCode::Policy, description: Some("a valid access token is required".into()) };
@@ -76,8 +83,37 @@ fn check_origin(request: &HttpRequest, allowed: &[String]) -> Result<(), ApiErro
     Err(ApiError::forbidden(format!("pages from {origin} may not open the live feed (control.allowed_origins)")))
 }
 
-async fn serve(control: Arc<Control>, mut session: actix_ws::Session, mut stream: actix_ws::AggregatedMessageStream) {
+/// How long a closing socket waits to hand over its close frame.
+const CLOSE_WAIT: Duration = Duration::from_secs(1);
+
+/// What a client may send.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    Subscribe { sensors: Vec<String>, max_hz: Option<f64> },
+    Unsubscribe { sensors: Option<Vec<String>> },
+}
+
+/// Acts on a client's message and returns the answer frame.
+fn answer(control: &Control, context: &AppContext, client: u64, text: &str) -> Frame {
+    match serde_json::from_str::<ClientMessage>(text) {
+        Ok(ClientMessage::Subscribe { sensors, max_hz }) => {
+            let max_hz = max_hz.map_or(DEFAULT_HZ, round_max_hz);
+            let (known, unknown): (Vec<String>, Vec<String>) = sensors.into_iter().partition(|id| context.sensors.sensor(id).is_some());
+            control.values.subscribe(client, &known, max_hz);
+            frame("subscribed", json!({"sensors": known, "max_hz": max_hz, "unknown": unknown}), false)
+        }
+        Ok(ClientMessage::Unsubscribe { sensors }) => {
+            control.values.unsubscribe(client, sensors.as_deref());
+            frame("unsubscribed", json!({"sensors": sensors}), false)
+        }
+        Err(error) => frame("error", json!({"detail": format!("not a message of the live socket: {error}")}), false),
+    }
+}
+
+async fn serve(control: Arc<Control>, context: AppContext, mut session: actix_ws::Session, mut stream: actix_ws::AggregatedMessageStream) {
     let (client, queue) = control.hub.join();
+    crate::metrics::live_clients().inc();
     let stall = Duration::from_secs(control.settings.silence_secs);
     let mut ping = tokio::time::interval(Duration::from_secs(control.settings.ping_secs));
     let reason = loop {
@@ -85,11 +121,18 @@ async fn serve(control: Arc<Control>, mut session: actix_ws::Session, mut stream
             _ = control.closing.cancelled() => break Some(crate::device_socket::going_away()),
             next = queue.next() => match next {
                 // A client that takes nothing for `stall` is closed; it never holds up others.
-                Next::Frame(text) => match tokio::time::timeout(stall, session.text(text)).await {
-                    Ok(Ok(())) => {}
-                    Ok(Err(_)) => break None,
-                    Err(_) => break Some(CloseReason { code: CloseCode::Away, description: Some("took nothing for too long".into()) }),
-                },
+                Next::Frame(text) => {
+                    // Shutdown does not wait for a client that takes nothing.
+                    let sent = tokio::select! {
+                        sent = tokio::time::timeout(stall, session.text(text)) => sent,
+                        _ = control.closing.cancelled() => break Some(crate::device_socket::going_away()),
+                    };
+                    match sent {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => break None,
+                        Err(_) => break Some(CloseReason { code: CloseCode::Away, description: Some("took nothing for too long".into()) }),
+                    }
+                }
                 Next::Overrun => break Some(CloseReason { code: CloseCode::Away, description: Some("too far behind".into()) }),
             },
             _ = ping.tick() => {
@@ -103,6 +146,7 @@ async fn serve(control: Arc<Control>, mut session: actix_ws::Session, mut stream
                         break None;
                     }
                 }
+                Some(Ok(AggregatedMessage::Text(text))) => queue.push(answer(&control, &context, client, &text)),
                 Some(Ok(AggregatedMessage::Close(_))) | None => break None,
                 Some(Err(actix_ws::ProtocolError::Overflow)) => break Some(CloseReason { code: CloseCode::Size, description: None }),
                 Some(Err(_)) => break None,
@@ -110,6 +154,9 @@ async fn serve(control: Arc<Control>, mut session: actix_ws::Session, mut stream
             },
         }
     };
+    control.values.unsubscribe(client, None);
     control.hub.leave(client);
-    let _ = session.close(reason).await;
+    crate::metrics::live_clients().dec();
+    // A stalled client cannot take the close frame either: give up on it after a moment.
+    let _ = tokio::time::timeout(CLOSE_WAIT, session.close(reason)).await;
 }

@@ -76,15 +76,8 @@ pub fn start(context: AppContext, control: Arc<Control>, background: &Background
     let (context_for_holds, control_for_holds) = (context.clone(), control.clone());
     background.spawn(renew_holds(context_for_holds, control_for_holds, token.clone()));
     let subscribe = {
-        let (context, token) = (context.clone(), token.clone());
-        async move {
-            // A subscription made while the broker is not (yet) connected binds only later; wait
-            // for the connection so that "ready" below means bound.
-            while !context.bus.is_ready() && !token.is_cancelled() {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            context.bus.subscribe(&[&format!("control.{replica}.*")]).await
-        }
+        let context = context.clone();
+        async move { context.bus.subscribe(&[&format!("control.{replica}.*")]).await }
     };
     let background_inner = background.clone();
     background.spawn(async move {

@@ -3,13 +3,14 @@
 //! durable. Which recording a sample belongs to is decided by the store inside the commit, from
 //! the running recording as it is then, so the edges of a recording are exact. Samples outside
 //! a recording (or of a sensor the config disables) feed the live view only. Per-sensor
-//! activity goes to the bus once a second.
+//! activity goes to the bus once a second, and the watched sensors' live values 5 times a second.
 //!
 //! A library with a thin binary (`srs-ingest`); `srs serve` mounts it beside the others.
 
 mod activity;
 mod batcher;
 mod check;
+mod live_values;
 mod metrics;
 mod parse;
 mod receive_clock;
@@ -33,6 +34,7 @@ pub struct Ingest {
     batcher: SampleBatcher,
     clock: receive_clock::ReceiveClock,
     windows: Arc<activity::SensorWindows>,
+    live: Arc<live_values::LiveValues>,
     tokens: srs_common::auth::device_tokens::DeviceTokens,
     settings: settings::IngestSettings,
 }
@@ -46,12 +48,14 @@ fn start(context: &AppContext, background: &Background) -> anyhow::Result<Mount>
     let settings = settings::IngestSettings::from_settings(&context.settings)?;
     let windows = Arc::new(activity::SensorWindows::new(context.sensors.len()));
     activity::publish_every_second(context.clone(), windows.clone(), background);
+    let live = Arc::new(live_values::LiveValues::new(context.sensors.len()));
+    live_values::start(context.clone(), live.clone(), background);
     let batcher = SampleBatcher::start(context.store.clone(), background, settings.queue_capacity, settings.max_batch_samples);
     let tokens = srs_common::auth::device_tokens::DeviceTokens::new(
         settings.require_device_token,
         Duration::from_secs(settings.device_token_cache_secs),
     );
-    let ingest = web::Data::new(Ingest { batcher, clock: receive_clock::ReceiveClock::new(), windows, tokens, settings });
+    let ingest = web::Data::new(Ingest { batcher, clock: receive_clock::ReceiveClock::new(), windows, live, tokens, settings });
     Ok(Arc::new(move |config| {
         config.app_data(ingest.clone());
         routes::configure(config);

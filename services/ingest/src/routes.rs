@@ -153,6 +153,7 @@ async fn receive(
         }
     }
     ingest.windows.record(samples.iter().map(|s| (s.sensor.index, s.ts)), received_at);
+    ingest.live.record(&samples);
     // Every sample goes to the store, which stores it for the recording running at commit
     // (if its sensor is enabled there) or tells it was not recorded.
     let storable: Vec<NewSample> = samples

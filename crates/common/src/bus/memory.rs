@@ -1,7 +1,7 @@
 //! The in-process bus: same semantics as the AMQP one (confirmed publish, per-subscriber
 //! fan-out, work queues with redelivery and dead-lettering), for the all-in-one binary.
 
-use super::{Bus, BusError, Event, JobHandler, Subscription, Worker, SUBSCRIPTION_BUFFER};
+use super::{Bus, BusError, Event, JobHandler, Subscription, Worker, LIVE_BUFFER, SUBSCRIPTION_BUFFER};
 use async_trait::async_trait;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
@@ -20,10 +20,15 @@ struct Shared {
 }
 
 struct Subscriber {
+    /// On the transient stream: a full buffer drops the message instead of waiting.
+    live: bool,
     patterns: Arc<[String]>,
     sender: mpsc::Sender<Event>,
     cancel: CancellationToken,
 }
+
+/// A subscriber's patterns and where its events go.
+type Target = (Arc<[String]>, mpsc::Sender<Event>);
 
 #[derive(Default)]
 struct JobQueue {
@@ -42,6 +47,22 @@ impl MemoryBus {
             closed: CancellationToken::new(),
         };
         Self { shared: Arc::new(shared) }
+    }
+
+    /// A snapshot of the subscribers of one stream (cheap `Arc` clones), so no lock is held
+    /// while sending.
+    fn targets(&self, live: bool) -> Result<Vec<Target>, BusError> {
+        let mut subscribers = self.shared.subscribers.lock().map_err(|_| poisoned())?;
+        subscribers.retain(|s| !s.cancel.is_cancelled() && !s.sender.is_closed());
+        Ok(subscribers.iter().filter(|s| s.live == live).map(|s| (s.patterns.clone(), s.sender.clone())).collect())
+    }
+
+    fn add_subscriber(&self, patterns: &[&str], live: bool, buffer: usize) -> Result<Subscription, BusError> {
+        let (sender, receiver) = mpsc::channel(buffer);
+        let cancel = self.shared.closed.child_token();
+        let patterns: Arc<[String]> = patterns.iter().map(|p| p.to_string()).collect();
+        self.shared.subscribers.lock().map_err(|_| poisoned())?.push(Subscriber { live, patterns, sender, cancel: cancel.clone() });
+        Ok(Subscription::new(receiver, cancel))
     }
 
     fn queue(&self, name: &str) -> Result<Arc<JobQueue>, BusError> {
@@ -69,14 +90,8 @@ impl Bus for MemoryBus {
     }
 
     async fn publish(&self, events: &[Event]) -> Result<(), BusError> {
-        // Snapshot the subscribers (cheap `Arc` clones) so no lock is held while sending.
-        let targets: Vec<(Arc<[String]>, mpsc::Sender<Event>)> = {
-            let mut subscribers = self.shared.subscribers.lock().map_err(|_| poisoned())?;
-            subscribers.retain(|s| !s.cancel.is_cancelled() && !s.sender.is_closed());
-            subscribers.iter().map(|s| (s.patterns.clone(), s.sender.clone())).collect()
-        };
         for event in events {
-            for (patterns, sender) in &targets {
+            for (patterns, sender) in &self.targets(false)? {
                 if patterns.iter().any(|p| event.matches(p)) {
                     // A full buffer makes the publisher wait, like broker flow control; a
                     // dropped subscription is simply skipped.
@@ -88,12 +103,22 @@ impl Bus for MemoryBus {
     }
 
     async fn subscribe(&self, patterns: &[&str]) -> Result<Subscription, BusError> {
-        let (sender, receiver) = mpsc::channel(SUBSCRIPTION_BUFFER);
-        let cancel = self.shared.closed.child_token();
-        let patterns: Arc<[String]> = patterns.iter().map(|p| p.to_string()).collect();
-        let subscriber = Subscriber { patterns, sender, cancel: cancel.clone() };
-        self.shared.subscribers.lock().map_err(|_| poisoned())?.push(subscriber);
-        Ok(Subscription::new(receiver, cancel))
+        self.add_subscriber(patterns, false, SUBSCRIPTION_BUFFER)
+    }
+
+    async fn publish_live(&self, events: &[Event]) -> Result<(), BusError> {
+        for event in events {
+            for (patterns, sender) in &self.targets(true)? {
+                if patterns.iter().any(|p| event.matches(p)) {
+                    let _ = sender.try_send(event.clone());
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn subscribe_live(&self, patterns: &[&str]) -> Result<Subscription, BusError> {
+        self.add_subscriber(patterns, true, LIVE_BUFFER)
     }
 
     async fn enqueue(&self, queue: &str, jobs: &[Event]) -> Result<(), BusError> {

@@ -31,6 +31,8 @@ pub type JobHandler = Arc<dyn Fn(Event) -> BoxFuture<'static, Result<(), String>
 
 /// How many events a subscription buffers before the bus waits for its reader.
 pub const SUBSCRIPTION_BUFFER: usize = 4_096;
+/// How many transient messages a live subscription holds before it drops the oldest.
+pub const LIVE_BUFFER: usize = 256;
 
 #[async_trait]
 pub trait Bus: Send + Sync + 'static {
@@ -47,6 +49,12 @@ pub trait Bus: Send + Sync + 'static {
     /// (AMQP topic syntax: `recording.*`, `export.#`, `#`). It survives reconnects; events
     /// published while the bus is disconnected are not delivered to it.
     async fn subscribe(&self, patterns: &[&str]) -> Result<Subscription, BusError>;
+    /// Publishes on the transient stream (`live.*` types): not persisted, not confirmed, lost
+    /// while the bus is down — for eyes (live values), never for the record.
+    async fn publish_live(&self, events: &[Event]) -> Result<(), BusError>;
+    /// A subscription to the transient stream. It drops messages rather than make anyone wait:
+    /// a reader that lags loses some.
+    async fn subscribe_live(&self, patterns: &[&str]) -> Result<Subscription, BusError>;
     /// Durably enqueues jobs on `queue` and returns once all are confirmed.
     async fn enqueue(&self, queue: &str, jobs: &[Event]) -> Result<(), BusError>;
     /// Runs `handler` for every job of `queue`, one at a time, until the worker is stopped.

@@ -2,8 +2,8 @@
 
 use super::bounded;
 use super::supervisor::Connected;
-use super::topology::EVENTS_EXCHANGE;
-use crate::bus::{Event, JobHandler};
+use super::topology::{live_queue_arguments, EVENTS_EXCHANGE, LIVE_EXCHANGE};
+use crate::bus::{Event, JobHandler, LIVE_BUFFER};
 use futures_util::StreamExt;
 use lapin::message::Delivery;
 use lapin::options::{BasicAckOptions, BasicConsumeOptions, BasicNackOptions, BasicQosOptions, QueueBindOptions, QueueDeclareOptions};
@@ -17,6 +17,8 @@ const SUBSCRIPTION_PREFETCH: u16 = 256;
 
 pub(super) struct SubscriptionSpec {
     pub(super) patterns: Vec<String>,
+    /// On the transient stream: a bounded queue the broker trims, no acks, no waiting.
+    pub(super) live: bool,
     pub(super) sender: mpsc::Sender<Event>,
     pub(super) cancel: CancellationToken,
     /// Told once the first consumer is bound, so `subscribe` returns only when events flow.
@@ -63,17 +65,20 @@ pub(super) fn spawn(consumer: Consumer, connected: Arc<Connected>) {
 }
 
 async fn run_subscription(spec: &SubscriptionSpec, connected: &Connected) -> anyhow::Result<()> {
+    let (exchange, arguments) =
+        if spec.live { (LIVE_EXCHANGE, live_queue_arguments(LIVE_BUFFER)) } else { (EVENTS_EXCHANGE, FieldTable::default()) };
     let setup = async {
         let channel = connected.connection.create_channel().await?;
         let options = QueueDeclareOptions { exclusive: true, auto_delete: true, ..QueueDeclareOptions::default() };
-        let queue = channel.queue_declare("".into(), options, FieldTable::default()).await?;
+        let queue = channel.queue_declare("".into(), options, arguments).await?;
         let queue_name = queue.name().clone();
         for pattern in &spec.patterns {
             let key = pattern.as_str().into();
-            channel.queue_bind(queue_name.clone(), EVENTS_EXCHANGE.into(), key, QueueBindOptions::default(), FieldTable::default()).await?;
+            channel.queue_bind(queue_name.clone(), exchange.into(), key, QueueBindOptions::default(), FieldTable::default()).await?;
         }
         channel.basic_qos(SUBSCRIPTION_PREFETCH, BasicQosOptions::default()).await?;
-        let deliveries = channel.basic_consume(queue_name, "".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
+        let consume = BasicConsumeOptions { no_ack: spec.live, ..BasicConsumeOptions::default() };
+        let deliveries = channel.basic_consume(queue_name, "".into(), consume, FieldTable::default()).await?;
         Ok::<_, lapin::Error>((channel, deliveries))
     };
     let (channel, mut deliveries) = bounded("subscribe", setup).await?;
@@ -81,10 +86,21 @@ async fn run_subscription(spec: &SubscriptionSpec, connected: &Connected) -> any
         let _ = bound.send(());
     }
     while let Some(delivery) = next_delivery(&spec.cancel, connected, &mut deliveries).await? {
-        if let Some(event) = decode(&delivery) {
-            if spec.sender.send(event).await.is_err() {
+        let Some(event) = decode(&delivery) else {
+            if !spec.live {
+                bounded("ack", delivery.ack(BasicAckOptions::default())).await?;
+            }
+            continue;
+        };
+        if spec.live {
+            // A full buffer loses this message: the transient stream never waits for a reader.
+            if let Err(mpsc::error::TrySendError::Closed(_)) = spec.sender.try_send(event) {
                 spec.cancel.cancel();
             }
+            continue;
+        }
+        if spec.sender.send(event).await.is_err() {
+            spec.cancel.cancel();
         }
         bounded("ack", delivery.ack(BasicAckOptions::default())).await?;
     }

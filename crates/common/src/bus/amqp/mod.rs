@@ -7,10 +7,10 @@ mod consumers;
 mod supervisor;
 mod topology;
 
-pub use topology::{dead_letter_queue, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE};
+pub use topology::{dead_letter_queue, DEAD_LETTER_EXCHANGE, EVENTS_EXCHANGE, LIVE_EXCHANGE};
 
 use self::supervisor::{Connected, Supervisor};
-use super::{Bus, BusError, Event, JobHandler, Subscription, Worker, SUBSCRIPTION_BUFFER};
+use super::{Bus, BusError, Event, JobHandler, Subscription, Worker, LIVE_BUFFER, SUBSCRIPTION_BUFFER};
 use async_trait::async_trait;
 use lapin::options::{BasicAckOptions, BasicGetOptions, BasicPublishOptions};
 use lapin::BasicProperties;
@@ -67,6 +67,21 @@ impl AmqpBus {
     /// Waits up to `timeout` for the bus to be connected.
     pub async fn wait_ready(&self, timeout: Duration) -> Result<(), BusError> {
         self.supervisor.connected(timeout).await.map(|_| ())
+    }
+
+    /// Registers a subscription for every connection and waits (up to the publish timeout) for
+    /// its queue to be bound — connected or not yet — so that an event published after this
+    /// returns reaches it. Without a broker in that time it binds on the next connection.
+    async fn register_subscription(&self, patterns: &[&str], live: bool, buffer: usize) -> Subscription {
+        let (sender, receiver) = mpsc::channel(buffer);
+        let cancel = self.supervisor.shutdown.child_token();
+        let patterns = patterns.iter().map(|p| p.to_string()).collect();
+        let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
+        let spec =
+            consumers::SubscriptionSpec { patterns, live, sender, cancel: cancel.clone(), bound: std::sync::Mutex::new(Some(bound_tx)) };
+        self.supervisor.register(consumers::Consumer::Subscription(Arc::new(spec)));
+        let _ = tokio::time::timeout(self.supervisor.options.publish_timeout, bound_rx).await;
+        Subscription::new(receiver, cancel)
     }
 
     /// Publishes `messages` (routing key, event) on `exchange` and waits for every confirm,
@@ -165,18 +180,29 @@ impl Bus for AmqpBus {
     }
 
     async fn subscribe(&self, patterns: &[&str]) -> Result<Subscription, BusError> {
-        let (sender, receiver) = mpsc::channel(SUBSCRIPTION_BUFFER);
-        let cancel = self.supervisor.shutdown.child_token();
-        let patterns = patterns.iter().map(|p| p.to_string()).collect();
-        let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
-        let spec = consumers::SubscriptionSpec { patterns, sender, cancel: cancel.clone(), bound: std::sync::Mutex::new(Some(bound_tx)) };
-        self.supervisor.register(consumers::Consumer::Subscription(Arc::new(spec)));
-        // While connected, return once the queue is bound so no event published after
-        // `subscribe` returns is missed; while disconnected, it binds on reconnect.
-        if self.supervisor.is_connected() {
-            let _ = tokio::time::timeout(self.supervisor.options.publish_timeout, bound_rx).await;
+        Ok(self.register_subscription(patterns, false, SUBSCRIPTION_BUFFER).await)
+    }
+
+    async fn publish_live(&self, events: &[Event]) -> Result<(), BusError> {
+        // Never waits for a connection: a live frame that cannot go now is worthless later.
+        let connected = self.supervisor.connected(Duration::ZERO).await?;
+        for event in events {
+            let payload = serde_json::to_vec(event).map_err(|e| BusError::Internal(format!("encode event: {e}")))?;
+            let properties = BasicProperties::default().with_delivery_mode(1).with_content_type("application/json".into());
+            let publish = connected.live_publisher.basic_publish(
+                LIVE_EXCHANGE.into(),
+                event.kind.as_str().into(),
+                BasicPublishOptions::default(),
+                &payload,
+                properties,
+            );
+            bounded("publish live", publish).await.map_err(|e| BusError::Unavailable(e.to_string()))?;
         }
-        Ok(Subscription::new(receiver, cancel))
+        Ok(())
+    }
+
+    async fn subscribe_live(&self, patterns: &[&str]) -> Result<Subscription, BusError> {
+        Ok(self.register_subscription(patterns, true, LIVE_BUFFER).await)
     }
 
     async fn enqueue(&self, queue: &str, jobs: &[Event]) -> Result<(), BusError> {

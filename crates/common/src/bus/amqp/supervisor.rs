@@ -26,11 +26,13 @@ pub(super) struct Supervisor {
     task: Mutex<Option<tokio::task::JoinHandle<()>>>,
 }
 
-/// One live connection: its confirm-mode publishing channel, the work queues declared on it,
+/// One live connection: its confirm-mode publishing channel, the transient stream's channel, the work queues declared on it,
 /// and a token cancelled when it is lost.
 pub(super) struct Connected {
     pub(super) connection: Connection,
     pub(super) publisher: Channel,
+    /// Publishes the transient stream, without confirms.
+    pub(super) live_publisher: Channel,
     pub(super) lost: CancellationToken,
     declared: tokio::sync::Mutex<HashSet<String>>,
     delivery_limit: u32,
@@ -173,11 +175,13 @@ impl Supervisor {
         let publisher = bounded("open channel", connection.create_channel()).await.map_err(|e| e.to_string())?;
         bounded("confirm mode", publisher.confirm_select(ConfirmSelectOptions::default())).await.map_err(|e| e.to_string())?;
         bounded("declare exchanges", topology::declare_exchanges(&publisher)).await.map_err(|e| e.to_string())?;
+        let live_publisher = bounded("open channel", connection.create_channel()).await.map_err(|e| e.to_string())?;
         let lost = CancellationToken::new();
         watch_connection(&connection, lost.clone());
         Ok(Arc::new(Connected {
             connection,
             publisher,
+            live_publisher,
             lost,
             declared: tokio::sync::Mutex::default(),
             delivery_limit: self.options.job_delivery_limit,

@@ -7,6 +7,8 @@ use lapin::{Channel, ExchangeKind};
 
 /// Topic exchange for events; the routing key is the event type.
 pub const EVENTS_EXCHANGE: &str = "srs.events";
+/// Topic exchange for the transient stream (live values): not durable, messages not persisted.
+pub const LIVE_EXCHANGE: &str = "srs.live";
 /// Direct exchange receiving dead-lettered jobs; the routing key is the job queue's name.
 pub const DEAD_LETTER_EXCHANGE: &str = "srs.dead";
 
@@ -17,7 +19,17 @@ pub fn dead_letter_queue(queue: &str) -> String {
 pub async fn declare_exchanges(channel: &Channel) -> lapin::Result<()> {
     let durable = ExchangeDeclareOptions { durable: true, ..ExchangeDeclareOptions::default() };
     channel.exchange_declare(EVENTS_EXCHANGE.into(), ExchangeKind::Topic, durable, FieldTable::default()).await?;
-    channel.exchange_declare(DEAD_LETTER_EXCHANGE.into(), ExchangeKind::Direct, durable, FieldTable::default()).await
+    channel.exchange_declare(DEAD_LETTER_EXCHANGE.into(), ExchangeKind::Direct, durable, FieldTable::default()).await?;
+    channel.exchange_declare(LIVE_EXCHANGE.into(), ExchangeKind::Topic, ExchangeDeclareOptions::default(), FieldTable::default()).await
+}
+
+/// Arguments of a live subscription's queue: the broker keeps at most `max_length` messages
+/// for it and drops the oldest beyond that, so a lagging reader never backs up the stream.
+pub fn live_queue_arguments(max_length: usize) -> FieldTable {
+    let mut arguments = FieldTable::default();
+    arguments.insert("x-max-length".into(), AMQPValue::LongInt(max_length.min(i32::MAX as usize) as i32));
+    arguments.insert("x-overflow".into(), long_string("drop-head"));
+    arguments
 }
 
 /// A durable quorum work queue that dead-letters a job after `delivery_limit` failed deliveries,
