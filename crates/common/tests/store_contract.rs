@@ -51,6 +51,7 @@ macro_rules! contract {
 contract!(
     device_commands_keep_their_first_outcome,
     device_holds_lapse_unless_renewed_and_move_with_the_socket,
+    held_devices_are_listed_with_their_last_status_while_held,
     users_are_unique_by_username,
     refresh_tokens_rotate_and_reuse_revokes_the_family,
     device_tokens_are_found_by_hash_and_revoked,
@@ -494,14 +495,14 @@ async fn device_holds_lapse_unless_renewed_and_move_with_the_socket(store: DynSt
     let t0 = now();
     let at = |secs: i64| t0 + chrono::Duration::seconds(secs);
     assert_eq!(store.device_holder("cam-1", t0).await.expect("holder"), None);
-    store.hold_device("cam-1", "a", at(10)).await.expect("hold");
-    store.hold_device("cam-2", "a", at(10)).await.expect("hold");
+    store.hold_device(&device("cam-1"), "a", at(10)).await.expect("hold");
+    store.hold_device(&device("cam-2"), "a", at(10)).await.expect("hold");
     assert_eq!(store.device_holder("cam-1", at(5)).await.expect("holder").as_deref(), Some("a"));
     assert_eq!(store.device_holder("cam-1", at(10)).await.expect("holder"), None, "a lapsed hold holds nothing");
     store.renew_device_holds("a", at(20)).await.expect("renew");
     assert_eq!(store.device_holder("cam-2", at(15)).await.expect("holder").as_deref(), Some("a"));
     // The device reconnects to b: b holds it, and a's late release or renewal changes nothing.
-    store.hold_device("cam-1", "b", at(30)).await.expect("hold");
+    store.hold_device(&device("cam-1"), "b", at(30)).await.expect("hold");
     store.release_device("cam-1", "a").await.expect("release");
     store.renew_device_holds("a", at(40)).await.expect("renew");
     assert_eq!(store.device_holder("cam-1", at(35)).await.expect("holder"), None, "b's hold ran out at 30, a's renewal did not touch it");
@@ -509,6 +510,36 @@ async fn device_holds_lapse_unless_renewed_and_move_with_the_socket(store: DynSt
     store.release_device("cam-1", "b").await.expect("release");
     assert_eq!(store.device_holder("cam-1", at(25)).await.expect("holder"), None);
     assert_eq!(store.device_holder("cam-2", at(35)).await.expect("holder").as_deref(), Some("a"));
+}
+
+fn device(sensor_id: &str) -> ConnectedDevice {
+    ConnectedDevice {
+        sensor_id: sensor_id.into(),
+        sensor_type: "camera".into(),
+        connected_at: now(),
+        last_status: None,
+        last_status_at: None,
+    }
+}
+
+async fn held_devices_are_listed_with_their_last_status_while_held(store: DynStore) {
+    let t0 = now();
+    let at = |secs: i64| t0 + chrono::Duration::seconds(secs);
+    store.hold_device(&device("cam-2"), "a", at(10)).await.expect("hold");
+    store.hold_device(&device("cam-1"), "b", at(20)).await.expect("hold");
+    let mut status = device("cam-2");
+    status.last_status = Some(serde_json::json!({"recording": true, "fps": 29.97, "frames": 12}));
+    status.last_status_at = Some(at(1));
+    store.update_held_device(&status, "a").await.expect("status");
+    let mut stale = device("cam-1");
+    stale.last_status = Some(serde_json::json!({"from": "a replica that lost it"}));
+    store.update_held_device(&stale, "a").await.expect("not the holder: nothing changes");
+    let listed = store.list_held_devices(at(5)).await.expect("list");
+    assert_eq!(listed.iter().map(|d| d.sensor_id.as_str()).collect::<Vec<_>>(), ["cam-1", "cam-2"]);
+    assert_eq!((listed[0].last_status.clone(), listed[1].clone()), (None, status));
+    assert_eq!(store.list_held_devices(at(15)).await.expect("list").len(), 1, "a's hold lapsed");
+    store.release_device("cam-1", "b").await.expect("release");
+    assert!(store.list_held_devices(at(5)).await.expect("list").iter().all(|d| d.sensor_id != "cam-1"));
 }
 
 async fn logbook_and_progress(store: DynStore) {

@@ -95,7 +95,7 @@ async fn serve(
         tracing::warn!(sensor.id = %sensor_id, "not taking relayed commands yet: only commands posted to this replica reach the device");
     }
     let until = srs_common::time::now() + chrono::Duration::seconds(i64::try_from(control.settings.hold_secs).unwrap_or(i64::MAX));
-    if let Err(error) = context.store.hold_device(&sensor_id, &control.replica, until).await {
+    if let Err(error) = context.store.hold_device(&device, &control.replica, until).await {
         tracing::warn!(%error, sensor.id = %sensor_id, "cannot record the device's hold: commands from other replicas will not find it");
     }
     let connection = match control.devices.connect(device, session.clone()) {
@@ -129,7 +129,11 @@ async fn serve(
                 match message {
                     Some(Ok(AggregatedMessage::Text(text))) => match serde_json::from_str::<FromDevice>(&text) {
                         Ok(FromDevice::Status { state }) => {
-                            control.devices.status(&sensor_id, connection, state.clone());
+                            if let Some(device) = control.devices.status(&sensor_id, connection, state.clone()) {
+                                if let Err(error) = context.store.update_held_device(&device, &control.replica).await {
+                                    tracing::warn!(%error, sensor.id = %sensor_id, "the device's status is not in the store: other replicas list the older one");
+                                }
+                            }
                             let status = DeviceStatus { sensor_id: sensor_id.clone(), state, at: srs_common::time::now() };
                             if let Err(error) = context.bus.publish(&[events::event(events::DEVICE_STATUS, &status)]).await {
                                 tracing::debug!(%error, "device status not announced");

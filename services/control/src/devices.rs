@@ -1,27 +1,14 @@
 //! The devices whose sockets this replica holds: one socket per sensor (a new one replaces the
 //! old, which is closed with 4000 "replaced"), each with its last status and the commands
-//! sent on it that wait for the device's ack.
+//! sent on it that wait for the device's ack. The store keeps each held device too, with the
+//! hold, for `GET /api/v1/devices` on any replica.
 
-use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
+pub use srs_common::model::ConnectedDevice;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 use tokio::sync::oneshot;
-use utoipa::ToSchema;
-
-/// A connected device as `GET /api/v1/devices` lists it.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct ConnectedDevice {
-    pub sensor_id: String,
-    #[serde(rename = "type")]
-    pub sensor_type: String,
-    pub connected_at: DateTime<Utc>,
-    /// The `state` of the device's last `status` message.
-    #[schema(value_type = Option<Object>)]
-    pub last_status: Option<serde_json::Value>,
-    pub last_status_at: Option<DateTime<Utc>>,
-}
 
 struct Held {
     connection: u64,
@@ -80,12 +67,13 @@ impl Devices {
         false
     }
 
-    /// Records a `status` message of the socket `connection`.
-    pub fn status(&self, sensor_id: &str, connection: u64, state: serde_json::Value) {
-        if let Some(held) = self.lock().get_mut(sensor_id).filter(|h| h.connection == connection) {
-            held.device.last_status = Some(state);
-            held.device.last_status_at = Some(srs_common::time::now());
-        }
+    /// Records a `status` message of the socket `connection`; returns the device as it is now.
+    pub fn status(&self, sensor_id: &str, connection: u64, state: serde_json::Value) -> Option<ConnectedDevice> {
+        let mut held = self.lock();
+        let held = held.get_mut(sensor_id).filter(|h| h.connection == connection)?;
+        held.device.last_status = Some(state);
+        held.device.last_status_at = Some(srs_common::time::now());
+        Some(held.device.clone())
     }
 
     /// Sends `message` (a command with id `command_id`) on the device's socket; the receiver
@@ -118,8 +106,8 @@ impl Devices {
         self.lock().contains_key(sensor_id)
     }
 
-    /// Every connected device, by sensor id.
-    pub fn list(&self) -> Vec<ConnectedDevice> {
+    /// The devices whose sockets this replica holds, by sensor id.
+    pub fn held_here(&self) -> Vec<ConnectedDevice> {
         let mut devices: Vec<ConnectedDevice> = self.lock().values().map(|h| h.device.clone()).collect();
         devices.sort_by(|a, b| a.sensor_id.cmp(&b.sensor_id));
         devices

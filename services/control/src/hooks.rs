@@ -72,7 +72,7 @@ async fn enabled_sensors(context: &AppContext, experiment_id: &str) -> Vec<Strin
 async fn run(context: &AppContext, control: &Control, hook: Hook<'_>, enabled: &[String]) {
     let timeout = Duration::from_millis(control.settings.hook_timeout_ms);
     let mut sends = Vec::new();
-    for device in control.devices.list() {
+    for device in control.devices.held_here() {
         let Some(sensor) = context.sensors.sensor(&device.sensor_id) else { continue };
         let command = if hook.start { &sensor.sensor_type.on_recording_start } else { &sensor.sensor_type.on_recording_stop };
         let Some(command) = command.clone() else { continue };

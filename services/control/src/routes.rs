@@ -1,9 +1,9 @@
 //! The control service's HTTP endpoints (the sockets are in their own files).
 
 use crate::devices::ConnectedDevice;
-use crate::Control;
 use actix_web::{get, web, HttpResponse};
 use srs_common::auth::Caller;
+use srs_common::{ApiError, AppContext};
 
 pub fn configure(config: &mut web::ServiceConfig) {
     config
@@ -15,9 +15,11 @@ pub fn configure(config: &mut web::ServiceConfig) {
         .service(crate::status_socket::status_socket);
 }
 
-/// The devices whose sockets are open, with their last status (any user).
+/// The devices whose sockets are open on any control replica, with their last status (any user).
 #[utoipa::path(get, path = "/api/v1/devices", tag = "devices", security(("bearer" = [])), responses((status = 200, body = Vec<ConnectedDevice>)))]
 #[get("/api/v1/devices")]
-pub async fn list_devices(control: web::Data<Control>, _caller: Caller) -> HttpResponse {
-    HttpResponse::Ok().json(control.devices.list())
+pub async fn list_devices(context: web::Data<AppContext>, _caller: Caller) -> Result<HttpResponse, ApiError> {
+    // Every replica's holds are in the store; a hold that lapsed (its replica died) is not listed.
+    let devices: Vec<ConnectedDevice> = context.store.list_held_devices(srs_common::time::now()).await?;
+    Ok(HttpResponse::Ok().json(devices))
 }

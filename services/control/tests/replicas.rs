@@ -82,6 +82,13 @@ async fn acks_until(socket: &mut Socket, wanted: &str) -> Value {
     tokio::time::timeout(Duration::from_secs(10), read).await.expect("the command reaches the device")
 }
 
+/// The sensor ids `GET /api/v1/devices` on `base` lists.
+async fn listed(base: &str, token: &str) -> Vec<String> {
+    let response = reqwest::Client::new().get(format!("{base}/api/v1/devices")).bearer_auth(token).send().await.expect("get");
+    let devices: Value = response.json().await.expect("json");
+    devices.as_array().expect("devices").iter().filter_map(|d| d["sensor_id"].as_str().map(str::to_owned)).collect()
+}
+
 fn key_pair(dir: &Path) {
     let jwt = dir.join("jwt");
     srs_common::auth::keys::write_pair(&jwt.join("private.pem"), &jwt.join("public.pem")).expect("keys");
@@ -140,22 +147,14 @@ async fn commands_reach_the_device_on_another_replica_and_survive_its_death() {
     let (mut b, url_b) = control(dir.path());
 
     let mut camera = device(&url_b, "cam-1").await;
-    // The hold is written before the socket is listed; wait for B to list it.
+    // The hold is written before the socket is listed — by every replica, A too.
     for _ in 0..100 {
-        let devices: Value = reqwest::Client::new()
-            .get(format!("{url_b}/api/v1/devices"))
-            .bearer_auth(&token)
-            .send()
-            .await
-            .expect("get")
-            .json()
-            .await
-            .expect("json");
-        if devices.as_array().is_some_and(|d| !d.is_empty()) {
+        if listed(&url_a, &token).await == ["cam-1"] {
             break;
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    assert_eq!(listed(&url_a, &token).await, ["cam-1"], "A lists the device B holds");
     let (status, answer) = command(&url_a, &token, Some(&mut camera)).await;
     assert_eq!((status, answer["status"].as_str(), answer["detail"].as_str()), (200, Some("acked"), Some("snapped")), "{answer}");
 
@@ -165,6 +164,7 @@ async fn commands_reach_the_device_on_another_replica_and_survive_its_death() {
     tokio::time::sleep(Duration::from_secs(HOLD_SECS + 1)).await;
     let (status, problem) = command(&url_a, &token, None).await;
     assert_eq!((status, problem["code"].as_str()), (404, Some("not_connected")), "{problem}");
+    assert!(listed(&url_a, &token).await.is_empty(), "a dead replica's devices are not listed");
 
     // The device reconnects to the survivor, which takes it over at once.
     let mut camera = device(&url_a, "cam-1").await;

@@ -8,7 +8,7 @@ mod recording;
 mod sample;
 mod user;
 
-pub use device::{CommandStatus, DeviceCommand};
+pub use device::{CommandStatus, ConnectedDevice, DeviceCommand};
 pub use experiment::{Experiment, Participant, Progress, ProgressStatus, Task};
 pub use export::{ClaimRequest, ExportClaim, ExportFile, ExportFilter, ExportRecord, ExportStatus};
 pub use recording::{LogEntry, Recording, RecordingStamp};

@@ -137,9 +137,13 @@ pub trait Store: Send + Sync + 'static {
     /// A device's most recent commands, newest first.
     async fn list_commands(&self, sensor_id: &str, limit: usize) -> StoreResult<Vec<DeviceCommand>>;
 
-    /// Records that control replica `replica` holds the socket of `sensor_id` until `until`;
-    /// a newer socket (on any replica) takes over whoever held it.
-    async fn hold_device(&self, sensor_id: &str, replica: &str, until: Timestamp) -> StoreResult<()>;
+    /// Records that control replica `replica` holds the socket of `device` until `until`; a
+    /// newer socket (on any replica) takes over whoever held it.
+    async fn hold_device(&self, device: &ConnectedDevice, replica: &str, until: Timestamp) -> StoreResult<()>;
+    /// Rewrites the held device (its last status), if `replica` still holds it.
+    async fn update_held_device(&self, device: &ConnectedDevice, replica: &str) -> StoreResult<()>;
+    /// The devices whose holds last beyond `now`, by sensor id.
+    async fn list_held_devices(&self, now: Timestamp) -> StoreResult<Vec<ConnectedDevice>>;
     /// Extends every hold of `replica` to `until` (it lives).
     async fn renew_device_holds(&self, replica: &str, until: Timestamp) -> StoreResult<()>;
     /// Forgets `replica`'s hold on `sensor_id`, if the hold is still its.

@@ -464,10 +464,32 @@ impl Store for MongoStore {
         let docs: Vec<Document> = cursor.try_collect().await.map_err(map_error)?;
         docs.into_iter().map(from_doc).collect()
     }
-    async fn hold_device(&self, sensor_id: &str, replica: &str, until: Timestamp) -> StoreResult<()> {
-        let holder = doc! {"_id": sensor_id, "replica": replica, "until_ns": to_ns(&until)};
+    async fn hold_device(&self, device: &ConnectedDevice, replica: &str, until: Timestamp) -> StoreResult<()> {
+        let sensor_id = device.sensor_id.as_str();
+        let held = bson::to_document(device).map_err(|e| StoreError::Internal(format!("encode document: {e}")))?;
+        let holder = doc! {"_id": sensor_id, "replica": replica, "until_ns": to_ns(&until), "device": held};
         self.docs("device_holders").replace_one(doc! {"_id": sensor_id}, holder).upsert(true).await.map_err(map_error)?;
         Ok(())
+    }
+    async fn update_held_device(&self, device: &ConnectedDevice, replica: &str) -> StoreResult<()> {
+        let held = bson::to_document(device).map_err(|e| StoreError::Internal(format!("encode document: {e}")))?;
+        self.docs("device_holders")
+            .update_one(doc! {"_id": device.sensor_id.as_str(), "replica": replica}, doc! {"$set": {"device": held}})
+            .await
+            .map_err(map_error)?;
+        Ok(())
+    }
+    async fn list_held_devices(&self, now: Timestamp) -> StoreResult<Vec<ConnectedDevice>> {
+        let filter = doc! {"until_ns": {"$gt": to_ns(&now)}, "device": {"$exists": true}};
+        let cursor = self.docs("device_holders").find(filter).sort(doc! {"_id": 1}).await.map_err(map_error)?;
+        let holders: Vec<Document> = cursor.try_collect().await.map_err(map_error)?;
+        holders
+            .into_iter()
+            .map(|holder| {
+                let device = holder.get_document("device").map_err(|e| StoreError::Internal(format!("decode device: {e}")))?;
+                from_doc(device.clone())
+            })
+            .collect()
     }
     async fn renew_device_holds(&self, replica: &str, until: Timestamp) -> StoreResult<()> {
         self.docs("device_holders")

@@ -557,16 +557,34 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn hold_device(&self, sensor_id: &str, replica: &str, until: Timestamp) -> StoreResult<()> {
-        let (sensor, replica, until) = (sensor_id.to_owned(), replica.to_owned(), to_ns(&until));
+    async fn hold_device(&self, device: &ConnectedDevice, replica: &str, until: Timestamp) -> StoreResult<()> {
+        let (sensor, replica, until, doc) = (device.sensor_id.clone(), replica.to_owned(), to_ns(&until), to_doc(device)?);
         self.transact(move |tx| {
             tx.execute(
-                "INSERT INTO device_holders (sensor_id, replica, until_ns) VALUES (?1, ?2, ?3)
-                 ON CONFLICT (sensor_id) DO UPDATE SET replica = excluded.replica, until_ns = excluded.until_ns",
-                params![sensor, replica, until],
+                "INSERT INTO device_holders (sensor_id, replica, until_ns, doc) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (sensor_id) DO UPDATE SET replica = excluded.replica, until_ns = excluded.until_ns, doc = excluded.doc",
+                params![sensor, replica, until, doc],
             )
             .map_err(map_error)?;
             Ok(())
+        })
+        .await
+    }
+
+    async fn update_held_device(&self, device: &ConnectedDevice, replica: &str) -> StoreResult<()> {
+        let (sensor, replica, doc) = (device.sensor_id.clone(), replica.to_owned(), to_doc(device)?);
+        self.transact(move |tx| {
+            tx.execute("UPDATE device_holders SET doc = ?3 WHERE sensor_id = ?1 AND replica = ?2", params![sensor, replica, doc])
+                .map_err(map_error)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn list_held_devices(&self, now: Timestamp) -> StoreResult<Vec<ConnectedDevice>> {
+        let now = to_ns(&now);
+        self.read(move |c| {
+            query_docs(c, "SELECT doc FROM device_holders WHERE until_ns > ?1 AND doc IS NOT NULL ORDER BY sensor_id", [now])
         })
         .await
     }

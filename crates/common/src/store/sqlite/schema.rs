@@ -134,6 +134,11 @@ CREATE TABLE device_holders (
 );
 CREATE INDEX device_holders_by_replica ON device_holders (replica);
 "#,
+    r#"
+-- The held device as GET /api/v1/devices lists it (type, connected_at, last status), so that
+-- every control replica lists every replica's devices.
+ALTER TABLE device_holders ADD COLUMN doc TEXT;
+"#,
 ];
 
 /// Pragmas for every connection. WAL lets readers run beside the one writer (and other
