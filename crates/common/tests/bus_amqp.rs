@@ -93,3 +93,17 @@ async fn an_unreachable_broker_means_not_ready_and_unavailable() {
     assert!(started.elapsed() < Duration::from_secs(5), "gives up after the publish timeout");
     bus.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscription_made_before_the_broker_answered_gets_what_is_published_after_it() {
+    // The bus is started and subscribed at once, as a service does at start-up: `subscribe`
+    // returns only once its queue is bound, so the event published next is not lost.
+    let bus = AmqpBus::start(amqp_options(&amqp_url(), 3));
+    let kind = format!("test.startup.{}", srs_common::model::new_id());
+    let mut subscription = bus.subscribe(&[kind.as_str()]).await.expect("subscribe");
+    let event = Event::new(kind.clone(), serde_json::json!({"n": 1}));
+    bus.publish(std::slice::from_ref(&event)).await.expect("publish");
+    let received = tokio::time::timeout(Duration::from_secs(10), subscription.recv()).await.ok().flatten();
+    assert_eq!(received, Some(event));
+    bus.close().await;
+}

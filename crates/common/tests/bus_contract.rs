@@ -54,6 +54,7 @@ contract!(
     jobs_that_keep_failing_are_dead_lettered_without_blocking_the_queue,
     each_job_goes_to_one_worker,
     stopping_a_worker_finishes_the_job_in_hand,
+    the_transient_stream_delivers_apart_and_loses_rather_than_waits,
 );
 
 async fn recv(subscription: &mut srs_common::bus::Subscription) -> Option<Event> {
@@ -167,5 +168,29 @@ async fn stopping_a_worker_finishes_the_job_in_hand(mut fixture: Fixture) {
     let next = fixture.bus.work(&queue, seen.handler(|_, _| Ok(()))).await.expect("work");
     assert!(eventually(Duration::from_secs(10), || async { seen.calls() == 1 }).await);
     next.stop().await;
+    fixture.finish().await;
+}
+
+async fn the_transient_stream_delivers_apart_and_loses_rather_than_waits(fixture: Fixture) {
+    let bus = fixture.bus.clone();
+    // Kinds of this run only: other tests share the broker.
+    let kind = format!("live.test{}", srs_common::model::new_id());
+    let mut live = bus.subscribe_live(&[kind.as_str()]).await.expect("subscribe live");
+    let mut durable = bus.subscribe(&[kind.as_str()]).await.expect("subscribe");
+    let first = Event::new(kind.clone(), serde_json::json!({"n": 0}));
+    bus.publish_live(std::slice::from_ref(&first)).await.expect("publish live");
+    assert_eq!(recv(&mut live).await, Some(first));
+    assert!(tokio::time::timeout(Duration::from_millis(300), durable.recv()).await.is_err(), "the streams are apart");
+
+    // A reader that does not read: publishing never waits for it, and it loses the overflow.
+    let published = srs_common::bus::LIVE_BUFFER * 4;
+    let flood: Vec<Event> = (0..published).map(|n| Event::new(kind.clone(), serde_json::json!({"n": n}))).collect();
+    tokio::time::timeout(Duration::from_secs(10), bus.publish_live(&flood)).await.expect("never waits").expect("published");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut received = 0;
+    while tokio::time::timeout(Duration::from_millis(300), live.recv()).await.is_ok_and(|e| e.is_some()) {
+        received += 1;
+    }
+    assert!(received > 0 && received < published, "{received} of {published} arrived");
     fixture.finish().await;
 }

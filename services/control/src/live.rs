@@ -5,6 +5,7 @@
 //! queue holds nothing else is closed. A stalled client thus costs the others, ingest and the
 //! bus nothing. A frame is encoded once, however many clients get it.
 
+use bytestring::ByteString;
 use serde_json::Value;
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -14,11 +15,11 @@ use tokio::sync::Notify;
 /// Frames a client may have waiting.
 pub const QUEUE_FRAMES: usize = 64;
 
-/// A frame for live sockets: its JSON text (an object, encoded once for every client), and
-/// whether it may be dropped for a slow client.
+/// A frame for live sockets: its JSON text (an object, encoded once and shared by every client
+/// without a copy), and whether it may be dropped for a slow client.
 #[derive(Debug, Clone)]
 pub struct Frame {
-    pub text: Arc<str>,
+    pub text: ByteString,
     pub droppable: bool,
 }
 
@@ -40,7 +41,7 @@ struct QueueState {
 
 /// What a client's writer gets next.
 pub enum Next {
-    Frame(String),
+    Frame(ByteString),
     /// Close it: it could not keep up even with the events.
     Overrun,
 }
@@ -81,9 +82,9 @@ impl ClientQueue {
                     if state.dropped > 0 {
                         let dropped = std::mem::take(&mut state.dropped);
                         // Every frame is a JSON object: `{"dropped":n,` + the rest of it.
-                        return Next::Frame(format!("{{\"dropped\":{dropped},{}", frame.text.get(1..).unwrap_or_default()));
+                        return Next::Frame(format!("{{\"dropped\":{dropped},{}", frame.text.get(1..).unwrap_or_default()).into());
                     }
-                    return Next::Frame(frame.text.to_string());
+                    return Next::Frame(frame.text);
                 }
             }
             self.ready.notified().await;

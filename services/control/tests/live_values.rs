@@ -242,6 +242,14 @@ async fn exact_decimation(bus: Vec<(String, String)>) {
     }
     assert!(frames.iter().all(|f| f.get("dropped").is_none()), "the healthy client lost nothing");
     assert!(frames.iter().all(|f| f["at"].is_string()));
+
+    // A long frame (kilobytes of strings) arrives whole and intact.
+    subscribe(&mut healthy, &floods[..1], 25).await;
+    let (_, fields, frames) = collect(&mut healthy, &floods[0], 16, Instant::now() + Duration::from_secs(3)).await;
+    let longest = frames.iter().map(|f| f.to_string().len()).max().unwrap_or(0);
+    assert!(longest > 4_096, "a frame of {longest} bytes");
+    let text = fields["text"].iter().find_map(Value::as_str).expect("text values");
+    assert!(text.len() > 1_500 && text.ends_with(&"x".repeat(1_500)), "{text}");
     flood.await.expect("flood posted");
 
     // The stall was real: the server dropped frames for the client that never reads.

@@ -207,8 +207,13 @@ impl ExportJobs {
             let owner = format!("reconciler-{}", new_id());
             let request = ClaimRequest { export_id: record.id.clone(), owner: owner.clone(), now_ns: now, lease_until_ns: now };
             let Ok(ExportClaim::Claimed(mut taken)) = self.context.store.claim_export(&request).await else { continue };
-            taken.attempts -= 1; // taking over is not an attempt
+            // Taking over is not an attempt. Say so before the job can reach a worker: once it
+            // is queued, a worker's claim counts its own attempt on top of the stored number.
+            taken.attempts -= 1;
             let claimed = Claimed { record: taken, owner };
+            if !self.save(&claimed.record, &claimed.owner).await {
+                continue;
+            }
             if claimed.record.attempts >= limit {
                 let why = format!("its worker stopped during each of {} attempts", claimed.record.attempts);
                 let _ = self.finish_failed(claimed, &ExportError::Abandoned(why), false).await;
