@@ -79,7 +79,7 @@ without=$(run_load "$WORK/sensors.txt")
 with=$(run_load "$WORK/live.txt" --clients "$CLIENTS" --value-clients "$VALUE_CLIENTS")
 
 echo "live benchmark: one srs serve, ${SECS} s per run, one machine (clients, sensors and wrk share its 2 cores)"
-cat "$WORK/live.txt"
+cat "$WORK/live.txt" "$WORK/sensors.txt"
 python3 - "$without" "$with" <<'PY'
 import sys
 without, with_clients = map(float, sys.argv[1:3])

@@ -14,7 +14,8 @@ use crate::live::{frame, Frame, Next};
 use crate::upgrade::upgrade;
 use crate::Control;
 use actix_web::{get, web, HttpRequest, HttpResponse};
-use actix_ws::{AggregatedMessage, CloseCode, CloseReason};
+use actix_ws::{AggregatedMessage, CloseCode, CloseReason, Item};
+use bytestring::ByteString;
 use serde::Deserialize;
 use serde_json::json;
 use srs_common::auth::Caller;
@@ -83,6 +84,41 @@ fn check_origin(request: &HttpRequest, allowed: &[String]) -> Result<(), ApiErro
     Err(ApiError::forbidden(format!("pages from {origin} may not open the live feed (control.allowed_origins)")))
 }
 
+/// Frames longer than this go out as WebSocket fragments of about this size (clients
+/// reassemble them), so that the connection's write buffer never has to grow to a whole
+/// activity frame of a big lab — a buffer that would stay allocated for every client.
+const FRAGMENT_BYTES: usize = 4096;
+
+/// Sends `text` as one message, in fragments when it is long; the fragments are slices of the
+/// shared frame, not copies, and each is valid UTF-8 by itself.
+async fn send_in_fragments(session: &mut actix_ws::Session, text: ByteString) -> Result<(), actix_ws::Closed> {
+    if text.len() <= FRAGMENT_BYTES {
+        return session.text(text).await;
+    }
+    let mut cuts = Vec::with_capacity(text.len() / FRAGMENT_BYTES + 1);
+    let mut end = 0;
+    while end < text.len() {
+        end = (end + FRAGMENT_BYTES).min(text.len());
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        cuts.push(end);
+    }
+    let bytes = text.into_bytes();
+    let mut start = 0;
+    for end in cuts {
+        let part = bytes.slice(start..end);
+        let item = match (start, end == bytes.len()) {
+            (0, _) => Item::FirstText(part),
+            (_, false) => Item::Continue(part),
+            (_, true) => Item::Last(part),
+        };
+        session.continuation(item).await?;
+        start = end;
+    }
+    Ok(())
+}
+
 /// How long a closing socket waits to hand over its close frame.
 const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
@@ -124,7 +160,7 @@ async fn serve(control: Arc<Control>, context: AppContext, mut session: actix_ws
                 Next::Frame(text) => {
                     // Shutdown does not wait for a client that takes nothing.
                     let sent = tokio::select! {
-                        sent = tokio::time::timeout(stall, session.text(text)) => sent,
+                        sent = tokio::time::timeout(stall, send_in_fragments(&mut session, text)) => sent,
                         _ = control.closing.cancelled() => break Some(crate::device_socket::going_away()),
                     };
                     match sent {

@@ -15,6 +15,12 @@ use std::time::Duration;
 /// A service's routes, mounted on the shared app.
 pub type Mount = Arc<dyn Fn(&mut web::ServiceConfig) + Send + Sync>;
 
+/// How much a connection gathers before it writes (actix-web's default is 32 KiB). Each
+/// connection keeps a write buffer of about that size once used, so with a thousand live
+/// sockets this is most of their memory; large downloads are unaffected (their chunks are
+/// written whole).
+const WRITE_BUFFER_BYTES: usize = 8 * 1024;
+
 pub struct ServerBuilder {
     context: AppContext,
     mounts: Vec<Mount>,
@@ -67,6 +73,7 @@ impl ServerBuilder {
                 .configure(move |config| mounts.iter().for_each(|mount| mount(config)))
                 .default_service(web::to(route_table::unmatched))
         })
+        .h1_write_buffer_size(WRITE_BUFFER_BYTES)
         .listen(listener)?
         .disable_signals()
         .shutdown_timeout(shutdown_timeout)

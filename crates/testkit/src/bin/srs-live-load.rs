@@ -105,14 +105,17 @@ async fn main() {
             let per = after.saturating_sub(before) as f64 / options.clients as f64;
             println!("  server RSS {before} KiB -> {after} KiB with the clients: {per:.1} KiB per connection");
         }
-        let figures = measure(&measured, options.secs).await;
+        let figures = measure(&measured, options.secs, options.server_pid).await;
         report("the lab's load (sensors and clients only)", &figures);
+    } else {
+        let figures = measure(&measured, options.secs, options.server_pid).await;
+        println!("  the sensors alone, {:.0} s: the server used {:.0}% of a core", figures.secs, figures.server_cpu_percent);
     }
     // Then under ingest at full speed (the caller's wrk starts now).
     if let Some(path) = &options.ready_file {
         std::fs::write(path, "ready").unwrap_or_else(|e| fail(&format!("ready file: {e}")));
     }
-    let figures = measure(&measured, options.secs + 2).await;
+    let figures = measure(&measured, options.secs + 2, options.server_pid).await;
     if options.clients > 0 {
         report("with wrk posting at full speed beside them", &figures);
     }
@@ -125,6 +128,7 @@ async fn main() {
 /// What the clients received in one window.
 struct Figures {
     secs: f64,
+    server_cpu_percent: f64,
     activity: u64,
     values: u64,
     other: u64,
@@ -133,14 +137,19 @@ struct Figures {
 }
 
 /// Counts for `secs`, then hands back (and resets) what was counted.
-async fn measure(measured: &Measured, secs: u64) -> Figures {
+async fn measure(measured: &Measured, secs: u64, server_pid: Option<u32>) -> Figures {
+    let cpu_before = server_pid.and_then(cpu_ticks);
     measured.counting.store(true, Ordering::Relaxed);
     let started = Instant::now();
     tokio::time::sleep(Duration::from_secs(secs)).await;
     measured.counting.store(false, Ordering::Relaxed);
+    let elapsed = started.elapsed().as_secs_f64();
+    let cpu = cpu_before.zip(server_pid.and_then(cpu_ticks)).map_or(f64::NAN, |(before, after)| (after - before) as f64);
     let take = |samples: &Mutex<Vec<u64>>| samples.lock().map(|mut s| std::mem::take(&mut *s)).unwrap_or_default();
     Figures {
-        secs: started.elapsed().as_secs_f64(),
+        secs: elapsed,
+        // Clock ticks are hundredths of a second on Linux.
+        server_cpu_percent: cpu / elapsed,
         activity: measured.activity_frames.swap(0, Ordering::Relaxed),
         values: measured.values_frames.swap(0, Ordering::Relaxed),
         other: measured.other_frames.swap(0, Ordering::Relaxed),
@@ -156,7 +165,7 @@ async fn measure(measured: &Measured, secs: u64) -> Figures {
 fn report(what: &str, figures: &Figures) {
     let per_second = |n: u64| n as f64 / figures.secs;
     let total = per_second(figures.activity + figures.values + figures.other);
-    println!("  {what}, {:.0} s:", figures.secs);
+    println!("  {what}, {:.0} s: the server used {:.0}% of a core", figures.secs, figures.server_cpu_percent);
     println!(
         "    delivered frames            {total:>8.0} /s  (activity {:.0}, values {:.0}, other {:.0}); dropped {}",
         per_second(figures.activity),
@@ -170,6 +179,14 @@ fn report(what: &str, figures: &Figures) {
         let at = |q: f64| samples.get(((samples.len() as f64 - 1.0) * q).round() as usize).map_or(f64::NAN, |us| *us as f64 / 1000.0);
         println!("    {name}  p50 {:>7.1} ms  p99 {:>7.1} ms  ({} frames)", at(0.5), at(0.99), samples.len());
     }
+}
+
+/// The server's user and system CPU time so far, in clock ticks, from /proc.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The fields after the command name (in parentheses, which may hold spaces).
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
 
 /// The server's resident memory, from /proc.
