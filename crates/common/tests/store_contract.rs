@@ -52,6 +52,8 @@ contract!(
     device_commands_keep_their_first_outcome,
     device_holds_lapse_unless_renewed_and_move_with_the_socket,
     held_devices_are_listed_with_their_last_status_while_held,
+    one_alert_fires_per_condition_until_it_is_resolved,
+    each_delivery_goes_to_one_sender_and_keeps_its_outcome,
     users_are_unique_by_username,
     refresh_tokens_rotate_and_reuse_revokes_the_family,
     device_tokens_are_found_by_hash_and_revoked,
@@ -764,4 +766,108 @@ async fn sample_stats_and_deletion(store: DynStore) {
     assert_eq!(store.delete_samples("nope", None).await, Err(StoreError::NotFound("experiment".into())));
     // Deleted samples may be stored again (a re-import after a delete).
     assert_eq!(store.insert_samples(batch.clone()).await.expect("insert").stored_count(), 10);
+}
+
+fn alert(rule: &str, subject: &str) -> Alert {
+    Alert {
+        id: new_id(),
+        rule: rule.into(),
+        subject: subject.into(),
+        state: AlertState::Firing,
+        fired_at: now(),
+        resolved_at: None,
+        message: format!("{subject}: {rule}"),
+        details: serde_json::json!({"experiment": "Study A"}),
+    }
+}
+
+fn outbox(channels: &[&str], now_ns: i64) -> Outbox {
+    Outbox { channels: channels.iter().map(|c| c.to_string()).collect(), now_ns, deadline_ns: now_ns + 3_600_000_000_000 }
+}
+
+async fn one_alert_fires_per_condition_until_it_is_resolved(store: DynStore) {
+    let channels = outbox(&["email", "webhook"], to_ns(&now()));
+    // Ten replicas judge the same silence at once: one alert.
+    let tries: Vec<_> = (0..10)
+        .map(|_| {
+            let (store, channels) = (store.clone(), channels.clone());
+            tokio::spawn(async move { store.open_alert(&alert("sensor_silent", "ecg-1"), &channels).await.expect("open") })
+        })
+        .collect();
+    let mut opened = 0;
+    for task in tries {
+        opened += usize::from(task.await.expect("task"));
+    }
+    assert_eq!(opened, 1, "one firing alert per rule and subject");
+    assert!(store.open_alert(&alert("sensor_silent", "ecg-2"), &channels).await.expect("open"), "another subject");
+    assert!(store.open_alert(&alert("device_disconnected", "ecg-1"), &channels).await.expect("open"), "another rule");
+
+    let firing = store.list_alerts(Some(AlertState::Firing), 10).await.expect("list");
+    assert_eq!(firing.len(), 3);
+    let (first, deliveries) = firing.iter().find(|(a, _)| a.rule == "sensor_silent" && a.subject == "ecg-1").expect("listed");
+    let ids: Vec<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(ids, [format!("{}:fired:email", first.id), format!("{}:fired:webhook", first.id)]);
+    assert!(deliveries.iter().all(|d| d.status == DeliveryStatus::Pending && d.attempts == 0));
+
+    let at = now();
+    let resolved = store.resolve_alert("sensor_silent", "ecg-1", at, &channels).await.expect("resolve").expect("was firing");
+    assert_eq!((resolved.id.as_str(), resolved.state, resolved.resolved_at), (first.id.as_str(), AlertState::Resolved, Some(at)));
+    assert_eq!(store.resolve_alert("sensor_silent", "ecg-1", now(), &channels).await.expect("resolve"), None, "resolved once");
+    let (listed, deliveries) = store.list_alerts(Some(AlertState::Resolved), 10).await.expect("list").remove(0);
+    assert_eq!((listed, deliveries.len()), (resolved.clone(), 4), "fired and resolved, per channel");
+    // It goes silent again: a new alert.
+    let again = alert("sensor_silent", "ecg-1");
+    assert!(store.open_alert(&again, &channels).await.expect("open"));
+    let all = store.list_alerts(None, 10).await.expect("list");
+    assert_eq!(all.len(), 4);
+    assert_eq!(all[0].0.id, again.id, "newest first");
+    assert_eq!(store.list_alerts(None, 2).await.expect("list").len(), 2);
+}
+
+async fn each_delivery_goes_to_one_sender_and_keeps_its_outcome(store: DynStore) {
+    let t0 = to_ns(&now());
+    let second = 1_000_000_000;
+    let fired = alert("disk_low", "data");
+    store.open_alert(&fired, &outbox(&["email", "slack", "webhook"], t0)).await.expect("open");
+    // Two replicas ask at once: every delivery goes to exactly one of them.
+    let (a, b) = tokio::join!(store.claim_deliveries("a", t0, t0 + 30 * second, 10), store.claim_deliveries("b", t0, t0 + 30 * second, 10));
+    let (a, b) = (a.expect("claim"), b.expect("claim"));
+    let mut ids: Vec<&str> = a.iter().chain(&b).map(|d| d.id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids.len(), 3, "each once: {ids:?}");
+    ids.dedup();
+    assert_eq!(ids.len(), 3);
+    assert!(store.claim_deliveries("c", t0 + second, t0 + 60 * second, 10).await.expect("claim").is_empty(), "all held");
+
+    let mut claimed: Vec<(String, Delivery)> =
+        a.into_iter().map(|d| ("a".to_owned(), d)).chain(b.into_iter().map(|d| ("b".to_owned(), d))).collect();
+    claimed.sort_by(|x, y| x.1.id.cmp(&y.1.id));
+    // email delivered; slack failed once and waits a minute; webhook's sender dies.
+    let (owner, mut email) = claimed[0].clone();
+    email.status = DeliveryStatus::Delivered;
+    email.attempts = 1;
+    store.finish_delivery(&email, &owner).await.expect("delivered");
+    let (owner, mut slack) = claimed[1].clone();
+    slack.attempts = 1;
+    slack.last_error = Some("503 from hooks".into());
+    slack.next_attempt_ns = t0 + 60 * second;
+    assert!(matches!(store.finish_delivery(&slack, "someone else").await, Err(StoreError::Conflict(_))), "only its holder");
+    store.finish_delivery(&slack, &owner).await.expect("retry later");
+    let webhook = claimed[2].1.clone();
+
+    // Before the webhook's lease lapses, nothing is due; after it, the webhook is taken over.
+    assert!(store.claim_deliveries("c", t0 + 10 * second, t0 + 40 * second, 10).await.expect("claim").is_empty());
+    let taken = store.claim_deliveries("c", t0 + 31 * second, t0 + 61 * second, 10).await.expect("claim");
+    assert_eq!(taken.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), [webhook.id.as_str()]);
+    assert!(
+        matches!(store.finish_delivery(&webhook, &claimed[2].0).await, Err(StoreError::Conflict(_))),
+        "the dead sender's lease is gone"
+    );
+    // The retry comes due (after the webhook, due since t0); the delivered one never again.
+    let due = store.claim_deliveries("d", t0 + 62 * second, t0 + 90 * second, 10).await.expect("claim");
+    assert_eq!(due.iter().map(|d| d.id.as_str()).collect::<Vec<_>>(), [webhook.id.as_str(), slack.id.as_str()]);
+    assert_eq!((due[1].attempts, due[1].last_error.as_deref()), (1, Some("503 from hooks")));
+    let (_, deliveries) = store.list_alerts(None, 1).await.expect("list").remove(0);
+    let email_now = deliveries.iter().find(|d| d.id == email.id).expect("email");
+    assert_eq!((email_now.status, email_now.attempts, email_now.owner.as_deref()), (DeliveryStatus::Delivered, 1, None));
 }

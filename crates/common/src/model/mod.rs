@@ -1,6 +1,7 @@
 //! The domain model: what the store keeps and the services exchange. Ids are UUIDv7 strings
 //! (time-ordered, so lists sort by creation); times are UTC.
 
+mod alert;
 mod device;
 mod experiment;
 mod export;
@@ -8,6 +9,7 @@ mod recording;
 mod sample;
 mod user;
 
+pub use alert::{Alert, AlertState, Delivery, DeliveryStatus, Notice, Outbox};
 pub use device::{CommandStatus, ConnectedDevice, DeviceCommand};
 pub use experiment::{Experiment, Participant, Progress, ProgressStatus, Task};
 pub use export::{ClaimRequest, ExportClaim, ExportFile, ExportFilter, ExportRecord, ExportStatus};

@@ -150,6 +150,22 @@ pub trait Store: Send + Sync + 'static {
     async fn release_device(&self, sensor_id: &str, replica: &str) -> StoreResult<()>;
     /// The replica holding `sensor_id`'s socket, if its hold lasts beyond `now`.
     async fn device_holder(&self, sensor_id: &str, now: Timestamp) -> StoreResult<Option<String>>;
+    /// Records `alert` as firing with a pending delivery of its "fired" message per channel of
+    /// `outbox`, in one step — unless an alert of the same rule and subject is firing: then
+    /// nothing changes and this is false (the condition was already reported).
+    async fn open_alert(&self, alert: &Alert, outbox: &Outbox) -> StoreResult<bool>;
+    /// Marks the firing alert of `rule` and `subject` resolved at `at`, with a pending delivery
+    /// of its "resolved" message per channel, in one step; `None` when none is firing.
+    async fn resolve_alert(&self, rule: &str, subject: &str, at: Timestamp, outbox: &Outbox) -> StoreResult<Option<Alert>>;
+    /// Alerts newest first, `state` only when given, each with its deliveries.
+    async fn list_alerts(&self, state: Option<AlertState>, limit: usize) -> StoreResult<Vec<(Alert, Vec<Delivery>)>>;
+    /// Hands up to `max` pending deliveries that are due at `now_ns` and held by nobody (or by
+    /// a lapsed lease) to `owner` until `lease_until_ns`, soonest due first. Each goes to one
+    /// caller only, however many replicas ask at once.
+    async fn claim_deliveries(&self, owner: &str, now_ns: i64, lease_until_ns: i64, max: usize) -> StoreResult<Vec<Delivery>>;
+    /// Writes a claimed delivery's outcome (delivered, failed, or pending again with its next
+    /// attempt) and releases it; `Conflict` when `owner` no longer holds it.
+    async fn finish_delivery(&self, delivery: &Delivery, owner: &str) -> StoreResult<()>;
     /// Oldest first.
     async fn list_log(&self, experiment_id: &str) -> StoreResult<Vec<LogEntry>>;
     /// Inserts or replaces the progress of (experiment, participant, task).

@@ -5,6 +5,7 @@
 
 #[macro_use]
 mod transaction;
+mod alerts;
 mod samples;
 
 use self::transaction::Attempt;
@@ -85,6 +86,22 @@ impl MongoStore {
             ("samples", plain(doc! {"exp": 1, "ts": 1, "_id": 1})),
             ("samples", plain(doc! {"rec": 1})),
             ("exports", plain(doc! {"status": 1})),
+            (
+                alerts::ALERTS,
+                IndexModel::builder()
+                    .keys(doc! {"rule": 1, "subject": 1})
+                    .options(
+                        IndexOptions::builder()
+                            .unique(true)
+                            .partial_filter_expression(doc! {"state": "firing"})
+                            .name("one_firing".to_string())
+                            .build(),
+                    )
+                    .build(),
+            ),
+            (alerts::ALERTS, plain(doc! {"state": 1, "_id": -1})),
+            (alerts::DELIVERIES, plain(doc! {"status": 1, "next_attempt_ns": 1})),
+            (alerts::DELIVERIES, plain(doc! {"alert_id": 1})),
         ];
         for (collection, index) in indexes {
             self.db.collection::<Document>(collection).create_index(index).await.map_err(map_error)?;
@@ -506,6 +523,23 @@ impl Store for MongoStore {
         let found =
             self.docs("device_holders").find_one(doc! {"_id": sensor_id, "until_ns": {"$gt": to_ns(&now)}}).await.map_err(map_error)?;
         Ok(found.and_then(|holder| holder.get_str("replica").ok().map(str::to_owned)))
+    }
+    async fn open_alert(&self, alert: &Alert, outbox: &Outbox) -> StoreResult<bool> {
+        let mut session = self.client.start_session().await.map_err(map_error)?;
+        in_transaction!(session, self.open_alert_in(&mut session, alert, outbox))
+    }
+    async fn resolve_alert(&self, rule: &str, subject: &str, at: Timestamp, outbox: &Outbox) -> StoreResult<Option<Alert>> {
+        let mut session = self.client.start_session().await.map_err(map_error)?;
+        in_transaction!(session, self.resolve_alert_in(&mut session, (rule, subject), at, outbox))
+    }
+    async fn list_alerts(&self, state: Option<AlertState>, limit: usize) -> StoreResult<Vec<(Alert, Vec<Delivery>)>> {
+        self.list_alerts_with_deliveries(state, limit).await
+    }
+    async fn claim_deliveries(&self, owner: &str, now_ns: i64, lease_until_ns: i64, max: usize) -> StoreResult<Vec<Delivery>> {
+        self.claim_due_deliveries(owner, now_ns, lease_until_ns, max).await
+    }
+    async fn finish_delivery(&self, delivery: &Delivery, owner: &str) -> StoreResult<()> {
+        self.finish_claimed_delivery(delivery, owner).await
     }
     async fn list_log(&self, experiment_id: &str) -> StoreResult<Vec<LogEntry>> {
         self.find_all("logbook", doc! {"experiment_id": experiment_id}, doc! {"_id": 1}).await

@@ -3,6 +3,7 @@
 //! runtime never waits on disk. WAL and `BEGIN IMMEDIATE` make it safe for several processes on
 //! one host to share the file.
 
+mod alerts;
 mod docs;
 mod samples;
 mod schema;
@@ -615,6 +616,30 @@ impl Store for SqliteStore {
                 .map_err(map_error)
         })
         .await
+    }
+
+    async fn open_alert(&self, alert: &Alert, outbox: &Outbox) -> StoreResult<bool> {
+        let (alert, outbox) = (alert.clone(), outbox.clone());
+        self.transact(move |tx| alerts::open(tx, &alert, &outbox)).await
+    }
+
+    async fn resolve_alert(&self, rule: &str, subject: &str, at: Timestamp, outbox: &Outbox) -> StoreResult<Option<Alert>> {
+        let (rule, subject, outbox) = (rule.to_owned(), subject.to_owned(), outbox.clone());
+        self.transact(move |tx| alerts::resolve(tx, &rule, &subject, at, &outbox)).await
+    }
+
+    async fn list_alerts(&self, state: Option<AlertState>, limit: usize) -> StoreResult<Vec<(Alert, Vec<Delivery>)>> {
+        self.read(move |c| alerts::list(c, state, limit)).await
+    }
+
+    async fn claim_deliveries(&self, owner: &str, now_ns: i64, lease_until_ns: i64, max: usize) -> StoreResult<Vec<Delivery>> {
+        let owner = owner.to_owned();
+        self.transact(move |tx| alerts::claim(tx, &owner, now_ns, lease_until_ns, max)).await
+    }
+
+    async fn finish_delivery(&self, delivery: &Delivery, owner: &str) -> StoreResult<()> {
+        let (delivery, owner) = (delivery.clone(), owner.to_owned());
+        self.transact(move |tx| alerts::finish(tx, &delivery, &owner)).await
     }
 
     async fn list_log(&self, experiment_id: &str) -> StoreResult<Vec<LogEntry>> {

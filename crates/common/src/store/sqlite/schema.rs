@@ -139,6 +139,31 @@ CREATE INDEX device_holders_by_replica ON device_holders (replica);
 -- every control replica lists every replica's devices.
 ALTER TABLE device_holders ADD COLUMN doc TEXT;
 "#,
+    r#"
+-- The notifier's alerts: at most one firing per (rule, subject); `firing` is NULL once resolved.
+CREATE TABLE alerts (
+    key INTEGER PRIMARY KEY,
+    id TEXT NOT NULL UNIQUE,
+    rule TEXT NOT NULL,
+    subject TEXT NOT NULL,
+    firing INTEGER,
+    doc TEXT NOT NULL
+);
+CREATE UNIQUE INDEX alerts_one_firing ON alerts (rule, subject) WHERE firing = 1;
+CREATE INDEX alerts_by_state ON alerts (firing, key);
+-- Their outbox: one row per message and channel; `pending` is NULL once delivered or failed.
+CREATE TABLE deliveries (
+    id TEXT PRIMARY KEY,
+    alert_id TEXT NOT NULL,
+    pending INTEGER,
+    next_attempt_ns INTEGER NOT NULL,
+    owner TEXT,
+    lease_until_ns INTEGER,
+    doc TEXT NOT NULL
+);
+CREATE INDEX deliveries_due ON deliveries (pending, next_attempt_ns);
+CREATE INDEX deliveries_by_alert ON deliveries (alert_id);
+"#,
 ];
 
 /// Pragmas for every connection. WAL lets readers run beside the one writer (and other
