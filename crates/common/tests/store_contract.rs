@@ -808,6 +808,8 @@ async fn one_alert_fires_per_condition_until_it_is_resolved(store: DynStore) {
     let ids: Vec<&str> = deliveries.iter().map(|d| d.id.as_str()).collect();
     assert_eq!(ids, [format!("{}:fired:email", first.id), format!("{}:fired:webhook", first.id)]);
     assert!(deliveries.iter().all(|d| d.status == DeliveryStatus::Pending && d.attempts == 0));
+    assert_eq!(store.get_alert(&first.id).await.expect("get").as_ref(), Some(first));
+    assert_eq!(store.get_alert("no-such-alert").await.expect("get"), None);
 
     let at = now();
     let resolved = store.resolve_alert("sensor_silent", "ecg-1", at, &channels).await.expect("resolve").expect("was firing");

@@ -22,9 +22,9 @@ fn refs<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
     }
 }
 
-/// The services `srs serve` runs (its `ALL`).
+/// The services `srs serve` runs (its `ALL`; `srs` is a binary, so the list is repeated here).
 const SERVICES: &[&srs_common::service::Service] =
-    &[&srs_ingest::SERVICE, &srs_experiments::SERVICE, &srs_exporter::SERVICE, &srs_control::SERVICE];
+    &[&srs_ingest::SERVICE, &srs_experiments::SERVICE, &srs_exporter::SERVICE, &srs_control::SERVICE, &srs_notifier::SERVICE];
 
 #[test]
 fn every_service_section_is_known_to_every_binary() {

@@ -188,6 +188,8 @@ impl Settings {
             .list_separator(",")
             .with_list_parse_key("server.trusted_proxies")
             .with_list_parse_key("control.allowed_origins")
+            .with_list_parse_key("notifier.rules_disabled")
+            .with_list_parse_key("notifier.email.to")
             .source(Some(vars));
         let settings: Settings =
             builder.add_source(environment).build().and_then(config::Config::try_deserialize).map_err(|e| SettingsError(e.to_string()))?;

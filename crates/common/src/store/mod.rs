@@ -157,6 +157,7 @@ pub trait Store: Send + Sync + 'static {
     /// Marks the firing alert of `rule` and `subject` resolved at `at`, with a pending delivery
     /// of its "resolved" message per channel, in one step; `None` when none is firing.
     async fn resolve_alert(&self, rule: &str, subject: &str, at: Timestamp, outbox: &Outbox) -> StoreResult<Option<Alert>>;
+    async fn get_alert(&self, id: &str) -> StoreResult<Option<Alert>>;
     /// Alerts newest first, `state` only when given, each with its deliveries.
     async fn list_alerts(&self, state: Option<AlertState>, limit: usize) -> StoreResult<Vec<(Alert, Vec<Delivery>)>>;
     /// Hands up to `max` pending deliveries that are due at `now_ns` and held by nobody (or by

@@ -532,6 +532,9 @@ impl Store for MongoStore {
         let mut session = self.client.start_session().await.map_err(map_error)?;
         in_transaction!(session, self.resolve_alert_in(&mut session, (rule, subject), at, outbox))
     }
+    async fn get_alert(&self, id: &str) -> StoreResult<Option<Alert>> {
+        self.find_one(alerts::ALERTS, doc! {"_id": id}).await
+    }
     async fn list_alerts(&self, state: Option<AlertState>, limit: usize) -> StoreResult<Vec<(Alert, Vec<Delivery>)>> {
         self.list_alerts_with_deliveries(state, limit).await
     }

@@ -628,6 +628,11 @@ impl Store for SqliteStore {
         self.transact(move |tx| alerts::resolve(tx, &rule, &subject, at, &outbox)).await
     }
 
+    async fn get_alert(&self, id: &str) -> StoreResult<Option<Alert>> {
+        let id = id.to_owned();
+        self.read(move |c| query_doc(c, "SELECT doc FROM alerts WHERE id = ?1", [id])).await
+    }
+
     async fn list_alerts(&self, state: Option<AlertState>, limit: usize) -> StoreResult<Vec<(Alert, Vec<Delivery>)>> {
         self.read(move |c| alerts::list(c, state, limit)).await
     }
