@@ -1,10 +1,10 @@
-//! The notifier service: alerts once per condition, resolved when it clears, delivered by Slack
-//! and webhook (email to come) from a durable outbox in the store.
+//! The notifier service: alerts once per condition, resolved when it clears, delivered by
+//! email, Slack and webhook from a durable outbox in the store.
 //!
 //! Built so far (issue 12 lands in steps): its settings, the channels, and the outbox sender
 //! that delivers every recorded alert once, with backoff until its deadline. Still to come:
-//! the rules that record alerts (exports, silent sensors, disconnected devices, low disk), the
-//! email channel, and the `/api/v1/notifications` endpoints.
+//! the rules that record alerts (exports, silent sensors, disconnected devices, low disk) and
+//! the `/api/v1/notifications` endpoints.
 //!
 //! A library with a thin binary (`srs-notifier`); `srs serve` runs it beside the others.
 

@@ -73,8 +73,12 @@ impl NotifierSettings {
             return fail("console_url", format!("\"{console}\" is not a URL"));
         }
         let email = &notifier.email;
-        if !email.smtp_url.expose_secret().is_empty() && email.to.is_empty() {
-            return fail("email.to", "names nobody, but notifier.email.smtp_url is set".into());
+        if !email.smtp_url.expose_secret().is_empty() {
+            if email.to.is_empty() {
+                return fail("email.to", "names nobody, but notifier.email.smtp_url is set".into());
+            }
+            // Its error names the key itself.
+            crate::channels::Email::new(email).map_err(SettingsError)?;
         }
         Ok(notifier)
     }
@@ -117,6 +121,13 @@ mod tests {
         ])
         .expect("recipients as a list");
         assert_eq!(notifier.email.to, ["ada@lab.example", "bo@lab.example"]);
+        let smtp = |url: &str, to: &str| load(&[("SRS__NOTIFIER__EMAIL__SMTP_URL", url), ("SRS__NOTIFIER__EMAIL__TO", to)]);
+        for url in ["smtp://relay:25", "smtp://u:p@relay:587?tls=required", "smtps://u:p@relay:465"] {
+            smtp(url, "ada@lab.example").unwrap_or_else(|e| panic!("{url}: {e}"));
+        }
+        let error = smtp("http://u:secret@relay", "ada@lab.example").expect_err("not smtp");
+        assert!(error.0.starts_with("notifier.email.smtp_url") && !error.0.contains("secret"), "{error}");
+        assert!(smtp("smtp://relay:25", "not an address").expect_err("bad address").0.starts_with("notifier.email.to"));
         let notifier = load(&[("SRS__NOTIFIER__CONSOLE_URL", "https://srs.lab.example/")]).expect("console");
         assert_eq!(notifier.link("/exports/e"), "https://srs.lab.example/exports/e");
     }

@@ -2,9 +2,11 @@
 //! settings and off while its address is empty. A channel sends one message and says whether
 //! the receiver took it; retries and their backoff are the outbox's business.
 
+mod email;
 mod slack;
 mod webhook;
 
+pub use email::Email;
 pub use webhook::signature as sign;
 
 use crate::settings::NotifierSettings;
@@ -50,9 +52,16 @@ pub trait Channel: Send + Sync {
     async fn send(&self, message: &Message) -> Result<(), String>;
 }
 
-/// The channels the settings turn on.
+/// The channels the settings turn on (`NotifierSettings::from_settings` checked them, so a
+/// channel that cannot be built here was not valid there either).
 pub fn configured(settings: &NotifierSettings, http: &reqwest::Client) -> Vec<Arc<dyn Channel>> {
     let mut channels: Vec<Arc<dyn Channel>> = Vec::new();
+    if !settings.email.smtp_url.expose_secret().is_empty() {
+        match email::Email::new(&settings.email) {
+            Ok(email) => channels.push(Arc::new(email)),
+            Err(error) => tracing::error!(%error, "the email channel is off"),
+        }
+    }
     if !settings.slack.webhook_url.expose_secret().is_empty() {
         channels.push(Arc::new(slack::Slack::new(http.clone(), settings.slack.webhook_url.clone())));
     }
