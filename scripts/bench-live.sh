@@ -62,7 +62,9 @@ wrk_run() {
     echo "$out" | awk '/Requests\/sec/ {print $2}'
 }
 
-# run_load OUT ARGS...: the load tool in the background; once it wrote its ready file, a wrk run.
+# run_load OUT ARGS...: the load tool in the background (its report in OUT); once it wrote its
+# ready file, a wrk run, whose req/s go to OUT.wrk. Not in a subshell, so the exit trap knows
+# the tool's pid.
 run_load() {
     local out=$1; shift
     rm -f "$WORK/ready"
@@ -70,13 +72,15 @@ run_load() {
     PIDS+=("$LOADER")
     for _ in $(seq 1200); do [ -f "$WORK/ready" ] && break; sleep 0.1; done
     [ -f "$WORK/ready" ] || { echo "the load never got ready" >&2; exit 1; }
-    wrk_run
+    wrk_run > "$out.wrk"
     wait "$LOADER"
 }
 
 # 1. Sensors only; 2. sensors and live clients (measured alone first, then beside wrk).
-without=$(run_load "$WORK/sensors.txt")
-with=$(run_load "$WORK/live.txt" --clients "$CLIENTS" --value-clients "$VALUE_CLIENTS")
+run_load "$WORK/sensors.txt"
+run_load "$WORK/live.txt" --clients "$CLIENTS" --value-clients "$VALUE_CLIENTS"
+without=$(cat "$WORK/sensors.txt.wrk")
+with=$(cat "$WORK/live.txt.wrk")
 
 echo "live benchmark: one srs serve, ${SECS} s per run, one machine (clients, sensors and wrk share its 2 cores)"
 cat "$WORK/live.txt" "$WORK/sensors.txt"

@@ -10,6 +10,32 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::Duration;
 
+/// A service binary run the way an admin runs it, in `dir`: no settings from the caller's
+/// environment (`SRS_ENV`, `SRS_CONFIG_DIR`), warnings only, listening on a free port.
+pub fn service_command(binary: &str, dir: &std::path::Path) -> Command {
+    let mut command = Command::new(binary);
+    command
+        .current_dir(dir)
+        .env_remove("SRS_ENV")
+        .env_remove("SRS_CONFIG_DIR")
+        .env("RUST_LOG", "warn")
+        .env("SRS__SERVER__LISTEN", "127.0.0.1:0");
+    command
+}
+
+/// An access token of `role` signed with the key pair in `keys` (`private.pem`, `public.pem`),
+/// as the experiments service of that deployment would issue it.
+pub fn signed_access_token(keys: &std::path::Path, role: srs_common::model::Role) -> String {
+    let signer = srs_common::auth::jwt::JwtKeys::from_pem(
+        Some(std::fs::read(keys.join("private.pem")).expect("private key").as_slice()),
+        &std::fs::read(keys.join("public.pem")).expect("public key"),
+        "srs",
+        "srs",
+    )
+    .expect("key pair");
+    signer.sign(srs_common::auth::jwt::TokenKind::Access, ("test-user", "tester", role), "test-jti", None, 600).expect("token")
+}
+
 /// Starts `command` (which must listen on port 0 and print `{name} listening on http://ADDR`
 /// first) and returns the child with its base URL.
 pub fn spawn_listening(mut command: Command, name: &str) -> (Child, String) {

@@ -8,7 +8,7 @@ mod support;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use std::path::Path;
-use std::process::{Child, Command};
+use std::process::Child;
 use std::time::Duration;
 use support::Socket;
 use tokio_tungstenite::tungstenite::Message;
@@ -16,32 +16,13 @@ use tokio_tungstenite::tungstenite::Message;
 const HOLD_SECS: u64 = 3;
 
 fn control(dir: &Path) -> (Child, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_srs-control"));
+    let mut command = srs_testkit::service_command(env!("CARGO_BIN_EXE_srs-control"), dir);
     command
-        .current_dir(dir)
-        .env_remove("SRS_ENV")
-        .env_remove("SRS_CONFIG_DIR")
-        .env("RUST_LOG", "warn")
-        .env("SRS__SERVER__LISTEN", "127.0.0.1:0")
         .env("SRS__DATA__DIR", dir)
         .env("SRS__BUS__BACKEND", "amqp")
         .env("SRS__BUS__AMQP_URL", srs_testkit::amqp_url())
         .env("SRS__CONTROL__HOLD_SECS", HOLD_SECS.to_string());
     srs_testkit::spawn_listening(command, "srs-control")
-}
-
-/// An admin's access token signed with the deployment's key pair.
-fn admin_token(dir: &Path) -> String {
-    let jwt = dir.join("jwt");
-    let keys = srs_common::auth::jwt::JwtKeys::from_pem(
-        Some(std::fs::read(jwt.join("private.pem")).expect("private").as_slice()),
-        &std::fs::read(jwt.join("public.pem")).expect("public"),
-        "srs",
-        "srs",
-    )
-    .expect("keys");
-    keys.sign(srs_common::auth::jwt::TokenKind::Access, ("admin-id", "root", srs_common::model::Role::Admin), "jti", None, 600)
-        .expect("token")
 }
 
 async fn device(base: &str, sensor: &str) -> Socket {
@@ -142,7 +123,7 @@ async fn each_device_gets_a_recording_hook_once_whichever_replica_holds_it() {
 async fn commands_reach_the_device_on_another_replica_and_survive_its_death() {
     let dir = tempfile::tempdir().expect("tempdir");
     key_pair(dir.path());
-    let token = admin_token(dir.path());
+    let token = srs_testkit::signed_access_token(&dir.path().join("jwt"), srs_common::model::Role::Admin);
     let (a, url_a) = control(dir.path());
     let (mut b, url_b) = control(dir.path());
 

@@ -5,13 +5,8 @@ use std::path::Path;
 use std::process::Command;
 
 fn service(dir: &Path, keys: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_srs-experiments"));
+    let mut command = srs_testkit::service_command(env!("CARGO_BIN_EXE_srs-experiments"), dir);
     command
-        .current_dir(dir)
-        .env_remove("SRS_ENV")
-        .env_remove("SRS_CONFIG_DIR")
-        .env("RUST_LOG", "warn")
-        .env("SRS__SERVER__LISTEN", "127.0.0.1:0")
         .env("SRS__DATA__DIR", dir.join("data"))
         .env("SRS__AUTH__JWT_PRIVATE_KEY", keys.join("private.pem"))
         .env("SRS__AUTH__JWT_PUBLIC_KEY", keys.join("public.pem"));

@@ -8,18 +8,12 @@ use srs_common::bus::Bus;
 use srs_common::events::{self, ExportRequested};
 use srs_common::model::{ExportFilter, ExportRecord, ExportStatus};
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 use support::{check_with_pyarrow, lab};
 
 fn exporter(data_dir: &Path, queue: &str) -> (std::process::Child, String) {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_srs-exporter"));
+    let mut command = srs_testkit::service_command(env!("CARGO_BIN_EXE_srs-exporter"), data_dir);
     command
-        .current_dir(data_dir)
-        .env_remove("SRS_ENV")
-        .env_remove("SRS_CONFIG_DIR")
-        .env("RUST_LOG", "warn")
-        .env("SRS__SERVER__LISTEN", "127.0.0.1:0")
         .env("SRS__DATA__DIR", data_dir)
         .env("SRS__BUS__BACKEND", "amqp")
         .env("SRS__BUS__AMQP_URL", srs_testkit::amqp_url())

@@ -44,15 +44,22 @@ impl LiveValues {
         }
     }
 
-    /// Adds the watched sensors' samples to their buckets (stored or not: the view shows both).
+    /// Adds the watched sensors' samples to their buckets (stored or not: the view shows both),
+    /// taking each sensor's lock once per run of its samples rather than once per sample.
     pub fn record(&self, samples: &[Checked<'_>]) {
+        let mut current: Option<(usize, std::sync::MutexGuard<'_, Pending>)> = None;
         for sample in samples {
-            if !self.watched.get(sample.sensor.index).is_some_and(|w| w.load(Ordering::Relaxed)) {
+            let index = sample.sensor.index;
+            if !self.watched.get(index).is_some_and(|w| w.load(Ordering::Relaxed)) {
                 continue;
             }
-            let bucket = sample_bucket(sample.sensor.sensor_type, sample.ts, sample.values);
-            if let Some(Ok(mut pending)) = self.pending.get(sample.sensor.index).map(Mutex::lock) {
-                pending.buckets.add(sample.ts, &bucket);
+            if current.as_ref().is_none_or(|(locked, _)| *locked != index) {
+                current = None;
+                let Some(Ok(pending)) = self.pending.get(index).map(Mutex::lock) else { continue };
+                current = Some((index, pending));
+            }
+            if let Some((_, pending)) = current.as_mut() {
+                pending.buckets.add(sample.ts, &sample_bucket(sample.sensor.sensor_type, sample.ts, sample.values));
                 pending.watermark = pending.watermark.max(sample.ts);
             }
         }

@@ -6,29 +6,12 @@ use std::process::Command;
 
 /// `srs-ingest` in `dir`, verifying tokens with the key pair in `keys` (it signs none).
 fn ingest(dir: &Path, keys: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_srs-ingest"));
+    let mut command = srs_testkit::service_command(env!("CARGO_BIN_EXE_srs-ingest"), dir);
     command
-        .current_dir(dir)
-        .env_remove("SRS_ENV")
-        .env_remove("SRS_CONFIG_DIR")
-        .env("RUST_LOG", "warn")
-        .env("SRS__SERVER__LISTEN", "127.0.0.1:0")
         .env("SRS__DATA__DIR", dir.join("data"))
         .env("SRS__AUTH__JWT_PUBLIC_KEY", keys.join("public.pem"))
         .env("SRS__AUTH__JWT_PRIVATE_KEY", dir.join("no-signing-key-here.pem"));
     command
-}
-
-/// An operator's access token signed with the key pair in `keys`.
-fn operator_token(keys: &Path) -> String {
-    let signer = srs_common::auth::jwt::JwtKeys::from_pem(
-        Some(std::fs::read(keys.join("private.pem")).expect("private").as_slice()),
-        &std::fs::read(keys.join("public.pem")).expect("public"),
-        "srs",
-        "srs",
-    )
-    .expect("signer");
-    signer.sign(srs_common::auth::jwt::TokenKind::Access, ("u", "ada", srs_common::model::Role::Operator), "j", None, 60).expect("token")
 }
 
 #[tokio::test]
@@ -55,7 +38,7 @@ async fn runs_alone_and_stops_on_sigterm() {
         .expect("json");
     assert_eq!(answer, serde_json::json!({"accepted": 1, "stored": 0, "duplicates": 0, "recording_id": null}), "nothing records");
     // It verifies tokens signed by the experiments service with the shared key pair.
-    let token = operator_token(&keys);
+    let token = srs_testkit::signed_access_token(&keys, srs_common::model::Role::Operator);
     let status = client.get(format!("{base}/api/v1/sensors/status")).bearer_auth(token).send().await.expect("status");
     assert_eq!(status.status(), 200);
 
@@ -83,7 +66,7 @@ async fn the_status_of_each_replica_counts_every_replica() {
         srs_testkit::spawn_listening(command, "srs-ingest")
     };
     let ((a, url_a), (b, url_b)) = (replica(), replica());
-    let token = operator_token(&keys);
+    let token = srs_testkit::signed_access_token(&keys, srs_common::model::Role::Operator);
     let client = reqwest::Client::new();
     // Subscriptions are made at start-up; give both a moment to bind.
     tokio::time::sleep(std::time::Duration::from_secs(1)).await;

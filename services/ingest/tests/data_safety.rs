@@ -92,16 +92,8 @@ async fn recording_edges_are_exact_with_ingest_in_another_process() {
     let lab = Lab::start_with(srs_testkit::harness::amqp_settings()).await;
     // The same data directory: the same SQLite file and JWT keys.
     let data_dir = lab.dir.clone();
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_srs-ingest"));
-    command
-        .current_dir(&data_dir)
-        .env_remove("SRS_ENV")
-        .env_remove("SRS_CONFIG_DIR")
-        .env("RUST_LOG", "warn")
-        .env("SRS__SERVER__LISTEN", "127.0.0.1:0")
-        .env("SRS__DATA__DIR", &data_dir)
-        .env("SRS__BUS__BACKEND", "amqp")
-        .env("SRS__BUS__AMQP_URL", srs_testkit::amqp_url());
+    let mut command = srs_testkit::service_command(env!("CARGO_BIN_EXE_srs-ingest"), &data_dir);
+    command.env("SRS__DATA__DIR", &data_dir).env("SRS__BUS__BACKEND", "amqp").env("SRS__BUS__AMQP_URL", srs_testkit::amqp_url());
     let (child, ingest) = srs_testkit::spawn_listening(command, "srs-ingest");
     recording_edges_are_exact(lab, &ingest).await;
     assert!(srs_testkit::terminate(child).success());

@@ -17,7 +17,7 @@ use std::time::Duration;
 const POLL: Duration = Duration::from_secs(1);
 /// Deliveries one replica takes per round.
 const BATCH: usize = 16;
-/// How long a replica holds a claimed delivery: longer than one attempt may take.
+/// How long a replica holds a claimed delivery: well beyond one attempt's limit.
 const LEASE: Duration = Duration::from_secs(60);
 /// One attempt's limit.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(15);
@@ -52,15 +52,20 @@ impl Outbox {
         });
     }
 
-    /// One round: claims and sends every due delivery it can take.
+    /// One round: up to [`BATCH`] due deliveries, each claimed just before it is sent — a
+    /// lease taken for a whole batch could lapse while earlier ones are still being tried, and
+    /// another replica would then send the same message again.
     pub async fn send_due(&self) {
-        let now = srs_common::time::now_ns();
-        let lease_until = now + LEASE.as_nanos() as i64;
-        let claimed = match self.context.store.claim_deliveries(&self.owner, now, lease_until, BATCH).await {
-            Ok(claimed) => claimed,
-            Err(error) => return tracing::warn!(%error, "cannot take the due alert deliveries"),
-        };
-        for delivery in claimed {
+        for _ in 0..BATCH {
+            let now = srs_common::time::now_ns();
+            let lease_until = now + LEASE.as_nanos() as i64;
+            let delivery = match self.context.store.claim_deliveries(&self.owner, now, lease_until, 1).await {
+                Ok(mut claimed) => match claimed.pop() {
+                    Some(delivery) => delivery,
+                    None => return,
+                },
+                Err(error) => return tracing::warn!(%error, "cannot take the due alert deliveries"),
+            };
             let finished = self.attempt(delivery).await;
             if let Err(error) = self.context.store.finish_delivery(&finished, &self.owner).await {
                 tracing::warn!(%error, delivery.id = %finished.id, "the delivery's outcome is not recorded; it is tried again");
