@@ -55,6 +55,7 @@ contract!(
     each_job_goes_to_one_worker,
     stopping_a_worker_finishes_the_job_in_hand,
     the_transient_stream_delivers_apart_and_loses_rather_than_waits,
+    a_durable_consumer_shares_its_events_and_keeps_them_while_it_is_away,
 );
 
 async fn recv(subscription: &mut srs_common::bus::Subscription) -> Option<Event> {
@@ -118,6 +119,38 @@ async fn jobs_that_keep_failing_are_dead_lettered_without_blocking_the_queue(mut
     let poison_calls = seen.ids.lock().expect("lock").iter().filter(|id| **id == poison.id).count();
     assert_eq!(poison_calls, DELIVERY_LIMIT as usize, "handled exactly delivery-limit times");
     worker.stop().await;
+    fixture.finish().await;
+}
+
+async fn a_durable_consumer_shares_its_events_and_keeps_them_while_it_is_away(mut fixture: Fixture) {
+    let queue = fixture.queue("consume");
+    let (first, second) = (Seen::default(), Seen::default());
+    // A notifier's two replicas: each event goes to one of them (handing back a failed one is
+    // the job path, tested above).
+    let patterns = ["export.*", "device.disconnected"];
+    let replica_a = fixture.bus.consume(&queue, &patterns, first.handler(|_, _| Ok(()))).await.expect("consume");
+    let replica_b = fixture.bus.consume(&queue, &patterns, second.handler(|_, _| Ok(()))).await.expect("consume");
+    let mut wanted: Vec<Event> = (0..20).map(|n| job("export.completed", n)).collect();
+    wanted.push(job("device.disconnected", 20));
+    let mut published = wanted.clone();
+    published.push(job("device.connected", 21));
+    fixture.bus.publish(&published).await.expect("publish");
+    let handled = || first.distinct().union(&second.distinct()).cloned().collect::<std::collections::HashSet<String>>();
+    assert!(eventually(Duration::from_secs(20), || async { handled().len() >= wanted.len() }).await, "handled {}", handled().len());
+    replica_a.stop().await;
+    replica_b.stop().await;
+    let ids: std::collections::HashSet<String> = wanted.iter().map(|e| e.id.clone()).collect();
+    assert_eq!(handled(), ids, "every matching event is handled, nothing else");
+    let (calls_a, calls_b) = (first.calls(), second.calls());
+    assert!(first.distinct().is_disjoint(&second.distinct()), "an event handled by one replica is not handled by the other");
+    // Published while no replica runs: kept for the next one.
+    let later = job("export.failed", 22);
+    fixture.bus.publish(std::slice::from_ref(&later)).await.expect("publish");
+    let third = Seen::default();
+    let replica_c = fixture.bus.consume(&queue, &["export.*"], third.handler(|_, _| Ok(()))).await.expect("consume");
+    assert!(eventually(Duration::from_secs(20), || async { third.distinct().contains(&later.id) }).await, "kept while away");
+    replica_c.stop().await;
+    assert_eq!((first.calls(), second.calls(), third.calls()), (calls_a, calls_b, 1));
     fixture.finish().await;
 }
 

@@ -824,6 +824,19 @@ async fn one_alert_fires_per_condition_until_it_is_resolved(store: DynStore) {
     assert_eq!(all.len(), 4);
     assert_eq!(all[0].0.id, again.id, "newest first");
     assert_eq!(store.list_alerts(None, 2).await.expect("list").len(), 2);
+
+    // A notice (an export finished; its id is the event's) is recorded resolved, once however
+    // often its event is handled, beside any number of notices of the same rule.
+    let notice =
+        |id: &str| Alert { id: id.into(), state: AlertState::Resolved, resolved_at: Some(now()), ..alert("export_completed", "x") };
+    let (x1, x2) = (new_id(), new_id());
+    assert!(store.open_alert(&notice(&x1), &channels).await.expect("open"));
+    assert!(!store.open_alert(&notice(&x1), &channels).await.expect("open"), "the same event again");
+    assert!(store.open_alert(&notice(&x2), &channels).await.expect("open"));
+    assert!(!store.open_alert(&Alert { id: first.id.clone(), ..alert("sensor_silent", "ecg-9") }, &channels).await.expect("open"));
+    let (listed, deliveries) = store.list_alerts(None, 1).await.expect("list").remove(0);
+    assert_eq!((listed.id.as_str(), listed.state, deliveries.len()), (x2.as_str(), AlertState::Resolved, 2), "fired only");
+    assert_eq!(store.resolve_alert("export_completed", "x", now(), &channels).await.expect("resolve"), None);
 }
 
 async fn each_delivery_goes_to_one_sender_and_keeps_its_outcome(store: DynStore) {

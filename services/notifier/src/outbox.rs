@@ -80,10 +80,7 @@ impl Outbox {
             (_, Err(error)) => Err(error),
             (Some(channel), Ok(alert)) => {
                 let message = Message::new(&delivery.id, delivery.notice, &alert, self.link(&alert));
-                match tokio::time::timeout(ATTEMPT_TIMEOUT, channel.send(&message)).await {
-                    Ok(sent) => sent,
-                    Err(_) => Err(format!("no answer in {} s", ATTEMPT_TIMEOUT.as_secs())),
-                }
+                attempt_once(channel.as_ref(), &message).await
             }
         };
         let now = srs_common::time::now_ns();
@@ -119,6 +116,14 @@ impl Outbox {
     /// The console page an alert concerns, from what its rule recorded (`details.path`).
     fn link(&self, alert: &Alert) -> Option<String> {
         alert.details.get("path").and_then(|p| p.as_str()).map(|path| self.settings.link(path))
+    }
+}
+
+/// One attempt to send `message` on `channel`, within [`ATTEMPT_TIMEOUT`].
+pub async fn attempt_once(channel: &dyn Channel, message: &Message) -> Result<(), String> {
+    match tokio::time::timeout(ATTEMPT_TIMEOUT, channel.send(message)).await {
+        Ok(sent) => sent,
+        Err(_) => Err(format!("no answer in {} s", ATTEMPT_TIMEOUT.as_secs())),
     }
 }
 

@@ -23,6 +23,7 @@ pub struct NotifierSettings {
     pub rules_disabled: Vec<String>,
     pub delivery_deadline_secs: u64,
     pub console_url: String,
+    pub queue: String,
     pub email: EmailSettings,
     pub slack: SlackSettings,
     pub webhook: WebhookSettings,
@@ -67,6 +68,9 @@ impl NotifierSettings {
         }
         if let Some(unknown) = notifier.rules_disabled.iter().find(|rule| !RULES.contains(&rule.as_str())) {
             return fail("rules_disabled", format!("no rule \"{unknown}\" (rules: {})", RULES.join(", ")));
+        }
+        if notifier.queue.trim().is_empty() {
+            return fail("queue", "must name a queue".into());
         }
         let console = notifier.console_url.trim_end_matches('/');
         if !console.is_empty() && reqwest::Url::parse(console).is_err() {

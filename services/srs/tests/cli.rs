@@ -36,8 +36,11 @@ async fn serve_answers_operations_endpoints_and_stops_on_sigterm() {
 #[tokio::test]
 async fn serve_on_rabbitmq_is_ready() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let url = std::env::var("SRS_TEST_AMQP_URL").unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into());
-    let (child, base) = serve(dir.path(), &[("SRS__BUS__BACKEND", "amqp"), ("SRS__BUS__AMQP_URL", &url)]);
+    let url = srs_testkit::amqp_url();
+    // Queues of its own, deleted after: durable queues outlive the test on the shared broker.
+    let (exports, events) = (srs_testkit::unique_queue("exports"), srs_testkit::unique_queue("notifier"));
+    let queues = [("SRS__EXPORTER__QUEUE", exports.as_str()), ("SRS__NOTIFIER__QUEUE", events.as_str())];
+    let (child, base) = serve(dir.path(), &[("SRS__BUS__BACKEND", "amqp"), ("SRS__BUS__AMQP_URL", &url), queues[0], queues[1]]);
     let client = reqwest::Client::new();
     let mut ready = None;
     for _ in 0..100 {
@@ -51,6 +54,7 @@ async fn serve_on_rabbitmq_is_ready() {
     }
     assert_eq!(ready, Some(serde_json::json!({"status": "ok", "store": "ok", "bus": "ok"})), "RabbitMQ must answer at {url}");
     assert!(terminate(child).success());
+    srs_testkit::delete_queues(&[&exports, &events]).await;
 }
 
 #[test]

@@ -16,6 +16,8 @@ struct Shared {
     delivery_limit: u32,
     subscribers: Mutex<Vec<Subscriber>>,
     queues: Mutex<HashMap<String, Arc<JobQueue>>>,
+    /// Work queues bound to the event stream (`consume`), by name, with their patterns.
+    bindings: Mutex<HashMap<String, Arc<[String]>>>,
     closed: CancellationToken,
 }
 
@@ -44,6 +46,7 @@ impl MemoryBus {
             delivery_limit: delivery_limit.max(1),
             subscribers: Mutex::default(),
             queues: Mutex::default(),
+            bindings: Mutex::default(),
             closed: CancellationToken::new(),
         };
         Self { shared: Arc::new(shared) }
@@ -69,6 +72,12 @@ impl MemoryBus {
         let mut queues = self.shared.queues.lock().map_err(|_| poisoned())?;
         Ok(queues.entry(name.to_owned()).or_default().clone())
     }
+
+    /// The bound work queues `event` goes to.
+    fn bound_queues(&self, event: &Event) -> Result<Vec<String>, BusError> {
+        let bindings = self.shared.bindings.lock().map_err(|_| poisoned())?;
+        Ok(bindings.iter().filter(|(_, patterns)| patterns.iter().any(|p| event.matches(p))).map(|(queue, _)| queue.clone()).collect())
+    }
 }
 
 fn poisoned() -> BusError {
@@ -91,6 +100,9 @@ impl Bus for MemoryBus {
 
     async fn publish(&self, events: &[Event]) -> Result<(), BusError> {
         for event in events {
+            for queue in self.bound_queues(event)? {
+                self.enqueue(&queue, std::slice::from_ref(event)).await?;
+            }
             for (patterns, sender) in &self.targets(false)? {
                 if patterns.iter().any(|p| event.matches(p)) {
                     // A full buffer makes the publisher wait, like broker flow control; a
@@ -160,6 +172,12 @@ impl Bus for MemoryBus {
             }
         });
         Ok(Worker::new(cancel, task))
+    }
+
+    async fn consume(&self, queue: &str, patterns: &[&str], handler: JobHandler) -> Result<Worker, BusError> {
+        let patterns: Arc<[String]> = patterns.iter().map(|p| p.to_string()).collect();
+        self.shared.bindings.lock().map_err(|_| poisoned())?.insert(queue.to_owned(), patterns);
+        self.work(queue, handler).await
     }
 
     async fn take_dead_letters(&self, queue: &str, max: usize) -> Result<Vec<Event>, BusError> {

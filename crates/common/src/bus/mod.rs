@@ -59,6 +59,13 @@ pub trait Bus: Send + Sync + 'static {
     async fn enqueue(&self, queue: &str, jobs: &[Event]) -> Result<(), BusError>;
     /// Runs `handler` for every job of `queue`, one at a time, until the worker is stopped.
     async fn work(&self, queue: &str, handler: JobHandler) -> Result<Worker, BusError>;
+    /// A durable consumer of the events matching `patterns`: they collect in the work queue
+    /// `queue` (bound to the event stream, so events published while no consumer runs wait
+    /// there), and `handler` takes them one at a time as it takes jobs — acknowledged only
+    /// once it succeeded, handed back otherwise. Replicas naming the same queue share its
+    /// events: each goes to one of them. Returns once the queue is bound (or, without a
+    /// broker, after the publish timeout; it binds on the next connection).
+    async fn consume(&self, queue: &str, patterns: &[&str], handler: JobHandler) -> Result<Worker, BusError>;
     /// Takes up to `max` jobs from `queue`'s dead-letter queue.
     async fn take_dead_letters(&self, queue: &str, max: usize) -> Result<Vec<Event>, BusError>;
     /// Stops workers and subscriptions and closes the connection.

@@ -150,9 +150,11 @@ pub trait Store: Send + Sync + 'static {
     async fn release_device(&self, sensor_id: &str, replica: &str) -> StoreResult<()>;
     /// The replica holding `sensor_id`'s socket, if its hold lasts beyond `now`.
     async fn device_holder(&self, sensor_id: &str, now: Timestamp) -> StoreResult<Option<String>>;
-    /// Records `alert` as firing with a pending delivery of its "fired" message per channel of
-    /// `outbox`, in one step — unless an alert of the same rule and subject is firing: then
-    /// nothing changes and this is false (the condition was already reported).
+    /// Records `alert` with a pending delivery of its "fired" message per channel of `outbox`,
+    /// in one step — unless an alert with its id exists or, for a firing one, an alert of the
+    /// same rule and subject is firing: then nothing changes and this is false (it was already
+    /// reported). An alert recorded resolved is a notice (an export's outcome): it has no
+    /// condition to clear and no "resolved" message.
     async fn open_alert(&self, alert: &Alert, outbox: &Outbox) -> StoreResult<bool>;
     /// Marks the firing alert of `rule` and `subject` resolved at `at`, with a pending delivery
     /// of its "resolved" message per channel, in one step; `None` when none is firing.

@@ -12,6 +12,8 @@ use secrecy::ExposeSecret;
 
 pub struct Email {
     mailer: AsyncSmtpTransport<Tokio1Executor>,
+    /// The relay, without its credentials.
+    relay: String,
     from: Mailbox,
     to: Vec<Mailbox>,
 }
@@ -28,18 +30,18 @@ impl Email {
             .iter()
             .map(|to| to.parse::<Mailbox>().map_err(|e| format!("notifier.email.to: \"{to}\": {e}")))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(Self { mailer, from, to })
+        Ok(Self { mailer, relay: super::host_of(settings.smtp_url.expose_secret()), from, to })
     }
 }
 
 /// The mail's text: what happened, when, the alert's facts, and where to look.
 fn body(message: &Message) -> String {
     let mut body = format!("{}\n", message.text);
-    if let Some(details) = message.alert.details.as_object().filter(|d| !d.is_empty()) {
+    let facts = message.facts();
+    if !facts.is_empty() {
         body.push('\n');
-        for (key, value) in details.iter().filter(|(key, _)| *key != "path") {
-            let value = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
-            body.push_str(&format!("{key}: {value}\n"));
+        for (label, value) in facts {
+            body.push_str(&format!("{label}: {value}\n"));
         }
     }
     if let Some(link) = &message.link {
@@ -52,6 +54,11 @@ fn body(message: &Message) -> String {
 impl Channel for Email {
     fn name(&self) -> &'static str {
         "email"
+    }
+
+    fn target(&self) -> String {
+        let to: Vec<String> = self.to.iter().map(|to| to.email.to_string()).collect();
+        format!("{} to {}", self.relay, to.join(", "))
     }
 
     async fn send(&self, message: &Message) -> Result<(), String> {

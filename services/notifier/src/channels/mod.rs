@@ -42,12 +42,25 @@ impl Message {
         let text = format!("{} ({}, {when})", alert.message, alert.rule);
         Self { delivery_id: delivery_id.to_owned(), notice, alert: alert.clone(), title, text, link }
     }
+
+    /// The alert's facts (experiment, recording, sensor ...) as label and text, for people.
+    pub fn facts(&self) -> Vec<(String, String)> {
+        let Some(details) = self.alert.details.as_object() else { return Vec::new() };
+        details
+            .iter()
+            .filter(|(key, _)| *key != "path")
+            .map(|(key, value)| (key.replace('_', " "), value.as_str().map_or_else(|| value.to_string(), str::to_owned)))
+            .collect()
+    }
 }
 
 #[async_trait::async_trait]
 pub trait Channel: Send + Sync {
     /// "email", "slack" or "webhook".
     fn name(&self) -> &'static str;
+    /// Where it sends, for the channels endpoint and logs: never a secret (no password, no
+    /// webhook path or token).
+    fn target(&self) -> String;
     /// Sends `message`; the error says why the receiver did not take it.
     async fn send(&self, message: &Message) -> Result<(), String>;
 }
@@ -69,6 +82,16 @@ pub fn configured(settings: &NotifierSettings, http: &reqwest::Client) -> Vec<Ar
         channels.push(Arc::new(webhook::Webhook::new(http.clone(), settings.webhook.url.clone(), settings.webhook.secret.clone())));
     }
     channels
+}
+
+/// The scheme, host and port of a URL, without what may be secret (user, password, path).
+fn host_of(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(url) => {
+            format!("{}://{}{}", url.scheme(), url.host_str().unwrap_or(""), url.port().map(|p| format!(":{p}")).unwrap_or_default())
+        }
+        Err(_) => "(not a URL)".into(),
+    }
 }
 
 /// The first part of a receiver's answer, for the delivery's `last_error`.

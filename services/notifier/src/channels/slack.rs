@@ -27,6 +27,12 @@ pub fn payload(message: &Message) -> serde_json::Value {
         json!({"type": "section", "text": {"type": "mrkdwn", "text": format!("{mark} *{}*", message.title)}}),
         json!({"type": "section", "text": {"type": "mrkdwn", "text": message.text}}),
     ];
+    let facts: Vec<_> =
+        message.facts().into_iter().map(|(label, value)| json!({"type": "mrkdwn", "text": format!("*{label}*\n{value}")})).collect();
+    // Slack takes at most ten fields per section.
+    for chunk in facts.chunks(10) {
+        blocks.push(json!({"type": "section", "fields": chunk}));
+    }
     if let Some(link) = &message.link {
         blocks.push(json!({"type": "context", "elements": [{"type": "mrkdwn", "text": format!("<{link}|Open in SRS>")}]}));
     }
@@ -37,6 +43,10 @@ pub fn payload(message: &Message) -> serde_json::Value {
 impl Channel for Slack {
     fn name(&self) -> &'static str {
         "slack"
+    }
+
+    fn target(&self) -> String {
+        super::host_of(self.webhook_url.expose_secret())
     }
 
     async fn send(&self, message: &Message) -> Result<(), String> {

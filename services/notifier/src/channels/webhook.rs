@@ -34,6 +34,11 @@ impl Channel for Webhook {
         "webhook"
     }
 
+    fn target(&self) -> String {
+        let signed = if self.secret.expose_secret().is_empty() { "unsigned" } else { "signed" };
+        format!("{} ({signed})", super::host_of(self.url.expose_secret()))
+    }
+
     async fn send(&self, message: &Message) -> Result<(), String> {
         let body = serde_json::to_vec(message).map_err(|e| format!("encode: {e}"))?;
         let mut request = self

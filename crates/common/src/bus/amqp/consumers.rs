@@ -27,6 +27,10 @@ pub(super) struct SubscriptionSpec {
 
 pub(super) struct WorkerSpec {
     pub(super) queue: String,
+    /// Event patterns the queue is bound to on the event stream (none for a job queue).
+    pub(super) bindings: Vec<String>,
+    /// Told once the queue is bound and consumed, so `consume` returns only when events flow.
+    pub(super) bound: std::sync::Mutex<Option<tokio::sync::oneshot::Sender<()>>>,
     pub(super) handler: JobHandler,
     pub(super) cancel: CancellationToken,
     /// Dropped with the last holder of the spec; `Worker::stop` waits for that.
@@ -114,11 +118,18 @@ async fn run_worker(spec: &WorkerSpec, connected: &Connected) -> anyhow::Result<
         let channel = connected.connection.create_channel().await?;
         // One job at a time per worker: a crash returns at most one job to the queue.
         channel.basic_qos(1, BasicQosOptions::default()).await?;
+        for pattern in &spec.bindings {
+            let (queue, key) = (spec.queue.as_str().into(), pattern.as_str().into());
+            channel.queue_bind(queue, EVENTS_EXCHANGE.into(), key, QueueBindOptions::default(), FieldTable::default()).await?;
+        }
         let queue = spec.queue.as_str().into();
         let deliveries = channel.basic_consume(queue, "".into(), BasicConsumeOptions::default(), FieldTable::default()).await?;
         Ok::<_, lapin::Error>((channel, deliveries))
     };
     let (channel, mut deliveries) = bounded("start worker", setup).await?;
+    if let Some(bound) = spec.bound.lock().ok().and_then(|mut bound| bound.take()) {
+        let _ = bound.send(());
+    }
     while let Some(delivery) = next_delivery(&spec.cancel, connected, &mut deliveries).await? {
         let Some(job) = decode(&delivery) else {
             // A message that is not an event can never succeed: dead-letter it at once.

@@ -84,6 +84,36 @@ impl AmqpBus {
         Subscription::new(receiver, cancel)
     }
 
+    /// Registers a worker on `queue` (bound to the event stream by `bindings`, if any) for
+    /// every connection; waits for its first start like [`AmqpBus::register_subscription`].
+    async fn start_worker(&self, queue: &str, bindings: &[&str], handler: JobHandler) -> Worker {
+        let cancel = self.supervisor.shutdown.child_token();
+        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
+        let (bound_tx, bound_rx) = tokio::sync::oneshot::channel();
+        let spec = Arc::new(consumers::WorkerSpec {
+            queue: queue.to_owned(),
+            bindings: bindings.iter().map(|b| b.to_string()).collect(),
+            bound: std::sync::Mutex::new(Some(bound_tx)),
+            handler,
+            cancel: cancel.clone(),
+            _done: done_tx,
+        });
+        self.supervisor.register(consumers::Consumer::Worker(spec));
+        if !bindings.is_empty() {
+            let _ = tokio::time::timeout(self.supervisor.options.publish_timeout, bound_rx).await;
+        }
+        // The spec (and so `_done`) lives while a consumer task or the registry holds it; the
+        // task below ends when the worker is cancelled and every in-flight handler has returned.
+        let supervisor = self.supervisor.clone();
+        let waiter_cancel = cancel.clone();
+        let task = tokio::spawn(async move {
+            waiter_cancel.cancelled().await;
+            supervisor.forget_cancelled();
+            let _ = done_rx.await;
+        });
+        Worker::new(cancel, task)
+    }
+
     /// Publishes `messages` (routing key, event) on `exchange` and waits for every confirm,
     /// retrying the whole batch on the next connection if this one breaks before confirming.
     async fn publish_confirmed(
@@ -211,20 +241,11 @@ impl Bus for AmqpBus {
     }
 
     async fn work(&self, queue: &str, handler: JobHandler) -> Result<Worker, BusError> {
-        let cancel = self.supervisor.shutdown.child_token();
-        let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-        let spec = Arc::new(consumers::WorkerSpec { queue: queue.to_owned(), handler, cancel: cancel.clone(), _done: done_tx });
-        self.supervisor.register(consumers::Consumer::Worker(spec));
-        // The spec (and so `_done`) lives while a consumer task or the registry holds it; the
-        // task below ends when the worker is cancelled and every in-flight handler has returned.
-        let supervisor = self.supervisor.clone();
-        let waiter_cancel = cancel.clone();
-        let task = tokio::spawn(async move {
-            waiter_cancel.cancelled().await;
-            supervisor.forget_cancelled();
-            let _ = done_rx.await;
-        });
-        Ok(Worker::new(cancel, task))
+        Ok(self.start_worker(queue, &[], handler).await)
+    }
+
+    async fn consume(&self, queue: &str, patterns: &[&str], handler: JobHandler) -> Result<Worker, BusError> {
+        Ok(self.start_worker(queue, patterns, handler).await)
     }
 
     async fn take_dead_letters(&self, queue: &str, max: usize) -> Result<Vec<Event>, BusError> {

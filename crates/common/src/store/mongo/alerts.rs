@@ -17,10 +17,17 @@ pub(super) const ALERTS: &str = "alerts";
 pub(super) const DELIVERIES: &str = "deliveries";
 
 impl MongoStore {
-    /// Inside a transaction: the alert and its "fired" deliveries, unless one is firing.
+    /// Inside a transaction: the alert and its "fired" deliveries, unless one of its rule and
+    /// subject is firing or one has its id.
     pub(super) async fn open_alert_in(&self, session: &mut ClientSession, alert: &Alert, outbox: &Outbox) -> Result<bool, Attempt> {
-        let firing = doc! {"rule": &alert.rule, "subject": &alert.subject, "state": "firing"};
-        if self.docs(ALERTS).find_one(firing).session(&mut *session).await?.is_some() {
+        // Read first: a duplicate key (same id, or a second firing alert) would abort the
+        // transaction instead of answering false.
+        let same = if alert.state == AlertState::Firing {
+            doc! {"$or": [{"_id": &alert.id}, {"rule": &alert.rule, "subject": &alert.subject, "state": "firing"}]}
+        } else {
+            doc! {"_id": &alert.id}
+        };
+        if self.docs(ALERTS).find_one(same).session(&mut *session).await?.is_some() {
             return Ok(false);
         }
         self.docs(ALERTS).insert_one(with_id(alert, &alert.id)?).session(&mut *session).await?;

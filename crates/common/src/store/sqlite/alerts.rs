@@ -9,10 +9,12 @@ use crate::time::Timestamp;
 use rusqlite::{params, Connection, Transaction};
 
 pub(super) fn open(tx: &Transaction<'_>, alert: &Alert, outbox: &Outbox) -> StoreResult<bool> {
+    // A notice (an export's outcome) is recorded resolved at once: not firing, so not unique.
+    let firing = (alert.state == AlertState::Firing).then_some(1);
     let inserted = tx
         .execute(
-            "INSERT INTO alerts (id, rule, subject, firing, doc) VALUES (?1, ?2, ?3, 1, ?4) ON CONFLICT DO NOTHING",
-            params![alert.id, alert.rule, alert.subject, to_doc(alert)?],
+            "INSERT INTO alerts (id, rule, subject, firing, doc) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+            params![alert.id, alert.rule, alert.subject, firing, to_doc(alert)?],
         )
         .map_err(map_error)?;
     if inserted == 0 {
