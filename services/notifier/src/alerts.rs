@@ -83,6 +83,7 @@ impl Alerts {
             return Ok(false);
         }
         tracing::warn!(alert.id = %alert.id, alert.rule = %alert.rule, alert.subject = %alert.subject, message = %alert.message, "alert");
+        crate::metrics::alert_recorded(&alert.rule);
         self.announce(ALERT_FIRED, &alert).await;
         Ok(true)
     }

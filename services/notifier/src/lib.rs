@@ -15,6 +15,7 @@
 pub mod alerts;
 pub mod channels;
 mod lifecycle;
+mod metrics;
 pub mod outbox;
 mod recording;
 mod routes;
@@ -48,6 +49,7 @@ impl Notifier {
 
 fn start(context: &AppContext, background: &Background) -> anyhow::Result<Mount> {
     let settings = settings::NotifierSettings::from_settings(&context.settings)?;
+    metrics::init();
     let channels = channels::configured(&settings, &reqwest::Client::new());
     let names: Vec<String> = channels.iter().map(|c| c.name().to_owned()).collect();
     tracing::info!(channels = ?names, rules_disabled = ?settings.rules_disabled, "notifier channels");

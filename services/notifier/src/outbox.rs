@@ -88,15 +88,18 @@ impl Outbox {
             Ok(()) => {
                 delivery.status = DeliveryStatus::Delivered;
                 delivery.last_error = None;
+                crate::metrics::delivery_attempt(&delivery.channel, "delivered");
                 tracing::info!(delivery.id = %delivery.id, attempts = delivery.attempts, "alert delivered");
             }
             Err(error) => {
                 let next = now.saturating_add(backoff_ns(delivery.attempts));
                 if next > delivery.deadline_ns {
                     delivery.status = DeliveryStatus::Failed;
+                    crate::metrics::delivery_attempt(&delivery.channel, "failed");
                     tracing::error!(delivery.id = %delivery.id, attempts = delivery.attempts, %error, "alert not delivered by its deadline");
                 } else {
                     delivery.next_attempt_ns = next;
+                    crate::metrics::delivery_attempt(&delivery.channel, "retry");
                     tracing::warn!(delivery.id = %delivery.id, attempts = delivery.attempts, %error, "alert delivery failed; trying again");
                 }
                 delivery.last_error = Some(error);

@@ -115,5 +115,8 @@ async fn a_device_lost_during_a_recording_alerts_until_it_is_back() {
         .map(|d| (d["notice"].as_str().unwrap_or(""), d["status"].as_str().unwrap_or("")))
         .collect();
     assert_eq!(deliveries, [("fired", "delivered"), ("resolved", "delivered")]);
+    let metrics = server.client.get(format!("{}/metrics", server.url)).send().await.expect("metrics").text().await.expect("text");
+    assert!(metrics.contains(r#"srs_alerts_total{rule="device_disconnected"} 1"#), "{metrics}");
+    assert!(metrics.contains(r#"srs_alert_delivery_attempts_total{channel="webhook",outcome="delivered"} 2"#), "{metrics}");
     server.stop().await;
 }

@@ -1,12 +1,12 @@
 //! Two `srs-notifier` processes on one store and the real RabbitMQ, as the distributed
 //! deployment scales them: the lifecycle events in their shared queue are each handled by one
-//! replica, both judge the same low disk, and every alert reaches the webhook exactly once —
+//! replica (a failed export's notice says why), both judge the same low disk, and every alert reaches the webhook exactly once —
 //! also when one replica stops mid-way and the other carries on.
 
 mod support;
 
 use srs_common::bus::Bus;
-use srs_common::events::{self, ExportCompleted};
+use srs_common::events::{self, ExportCompleted, ExportFailed};
 use std::time::Duration;
 use support::*;
 
@@ -48,7 +48,15 @@ async fn two_replicas_deliver_each_alert_once() {
     // One replica stops mid-way (handing back what it had not recorded); the other carries on.
     tokio::time::sleep(Duration::from_millis(300)).await;
     srs_testkit::terminate(first);
-    let batch: Vec<_> = exports[probes + 20..].iter().map(completed).collect();
+    let mut batch: Vec<_> = exports[probes + 20..].iter().map(completed).collect();
+    let failed_export = srs_common::model::new_id();
+    let failed = ExportFailed {
+        export_id: failed_export.clone(),
+        experiment_id: lab.experiment.id.clone(),
+        error: "failed 3 times; last error: disk full".into(),
+        attempts: 3,
+    };
+    batch.push(events::event(events::EXPORT_FAILED, &failed));
     bus.publish(&batch).await.expect("publish");
 
     let all_arrived = || async { exports.iter().all(|id| !receiver.notices(id).is_empty()) };
@@ -59,6 +67,11 @@ async fn two_replicas_deliver_each_alert_once() {
     }
     let message = receiver.messages(|m| m["alert"]["subject"] == exports[0].as_str()).remove(0);
     assert!(message["alert"]["message"].as_str().is_some_and(|m| m.contains(&lab.experiment.name)), "{message}");
+    assert!(eventually(Duration::from_secs(10), || async { !receiver.notices(&failed_export).is_empty() }).await);
+    let message = receiver.messages(|m| m["alert"]["subject"] == failed_export.as_str()).remove(0);
+    assert_eq!(message["alert"]["rule"], "export_failed");
+    assert_eq!(message["alert"]["message"], format!("Export of {} failed: failed 3 times; last error: disk full", lab.experiment.name));
+    assert_eq!(message["alert"]["details"]["attempts"], 3);
     let disk = data.path().display().to_string();
     assert_eq!(receiver.notices(&disk).len(), 1, "both replicas judged the disk: one alert");
     let deliveries: std::collections::HashSet<String> = receiver.all().iter().filter_map(|r| r.delivery.clone()).collect();
