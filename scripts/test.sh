@@ -54,8 +54,16 @@ ensure_venv() {
     echo "$want" >"$stamp"
 }
 
+# The console's browser tests drive Debian's chromium (never a downloaded browser).
+ensure_chromium() {
+    [ -x /usr/bin/chromium ] && return 0
+    say "installing chromium from the OS packages (the console's browser tests)"
+    $SUDO apt-get update -q && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || die "cannot install chromium"
+}
+
 ensure_rabbitmq
 ensure_venv
+ensure_chromium
 export PATH="$PWD/$VENV/bin:$PATH"
 
 results=()
@@ -85,6 +93,8 @@ run_tests() {
 step "format (cargo fmt --check)" cargo fmt --all --check
 step "lints (cargo clippy -D warnings)" cargo clippy --workspace --all-targets --locked -- -D warnings
 step "CI file schema (.gitlab-ci.yml)" check-jsonschema --builtin-schema vendor.gitlab-ci .gitlab-ci.yml
+# Before the Rust tests: srs-console's tests read the built app.
+step "console (type check, lint, unit tests, build)" scripts/console.sh check
 step "tests (unit, API, store contract, bus against RabbitMQ)" run_tests
 # The MongoDB suites are ignored tests: they need a MongoDB replica set, which the GitLab
 # pipeline provides and a development machine cannot install.
@@ -97,6 +107,7 @@ step "API conformance (schemathesis against srs serve)" env SRS_BIN="$PWD/target
 # The smoke runs the srs binary the test run just built (a plain `cargo build` would resolve
 # features differently and rebuild half the tree).
 step "load scenario smoke (k6 against srs serve)" env SRS_BIN="$PWD/target/debug/srs" scripts/k6-smoke.sh
+step "console end to end (chromium against srs serve)" env SRS_BIN="$PWD/target/debug/srs" scripts/console-e2e.sh
 
 printf '\n==> summary\n'
 printf '  %s\n' "${results[@]}"

@@ -6,9 +6,15 @@ use srs_common::service::Service;
 use srs_common::Settings;
 
 /// Every service `srs serve` runs. Ingest first: the router tries routes in order, and sample
-/// posts are the hot path.
-pub const ALL: &[&Service] =
-    &[&srs_ingest::SERVICE, &srs_experiments::SERVICE, &srs_exporter::SERVICE, &srs_control::SERVICE, &srs_notifier::SERVICE];
+/// posts are the hot path; the console last (its `/console/...` pages are the app's).
+pub const ALL: &[&Service] = &[
+    &srs_ingest::SERVICE,
+    &srs_experiments::SERVICE,
+    &srs_exporter::SERVICE,
+    &srs_control::SERVICE,
+    &srs_notifier::SERVICE,
+    &srs_console::SERVICE,
+];
 
 /// The services `--services` names (comma-separated), in [`ALL`]'s order; every one without it.
 pub fn chosen(list: Option<&str>) -> anyhow::Result<Vec<&'static Service>> {

@@ -23,8 +23,14 @@ fn refs<'a>(value: &'a Value, found: &mut Vec<&'a str>) {
 }
 
 /// The services `srs serve` runs (its `ALL`; `srs` is a binary, so the list is repeated here).
-const SERVICES: &[&srs_common::service::Service] =
-    &[&srs_ingest::SERVICE, &srs_experiments::SERVICE, &srs_exporter::SERVICE, &srs_control::SERVICE, &srs_notifier::SERVICE];
+const SERVICES: &[&srs_common::service::Service] = &[
+    &srs_ingest::SERVICE,
+    &srs_experiments::SERVICE,
+    &srs_exporter::SERVICE,
+    &srs_control::SERVICE,
+    &srs_notifier::SERVICE,
+    &srs_console::SERVICE,
+];
 
 #[test]
 fn every_service_section_is_known_to_every_binary() {
@@ -88,6 +94,24 @@ async fn the_served_document_declares_every_parameter_and_resolves_every_referen
     let progress = &document["components"]["schemas"]["ExportView"]["properties"]["progress"]["$ref"];
     assert_eq!(progress, "#/components/schemas/ExportRowsProgress");
     support::terminate(child);
+    the_snapshot_is(&document);
+}
+
+/// `docs/openapi.json` — which the console's API types are generated from, so that its build
+/// needs no running server — is the document `srs serve` serves. `SRS_UPDATE_OPENAPI=1`
+/// writes it anew after an API change (then the console's type check says what broke).
+fn the_snapshot_is(document: &Value) {
+    let path = srs_testkit::workspace().join("docs/openapi.json");
+    let served = format!("{}\n", serde_json::to_string_pretty(document).expect("json"));
+    if std::env::var_os("SRS_UPDATE_OPENAPI").is_some() {
+        std::fs::write(&path, &served).expect("write the snapshot");
+    }
+    let committed = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        committed == served,
+        "docs/openapi.json is not the served document: run `SRS_UPDATE_OPENAPI=1 cargo nextest run -p srs --test api_document`, \
+         then rebuild the console (npm run check in services/console/web)"
+    );
 }
 
 #[tokio::test]

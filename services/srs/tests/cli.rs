@@ -77,8 +77,8 @@ fn bad_settings_give_one_error_line() {
     assert_one_error_line(&output, "workrs");
     let output = srs(dir.path()).args(["serve"]).env("SRS__INGES__QUEUE_CAPACITY", "1").output().expect("run");
     assert_one_error_line(&output, "unknown section `inges`");
-    let output = srs(dir.path()).args(["serve", "--services", "ingest,console"]).output().expect("run");
-    assert_one_error_line(&output, "no service \"console\" (known: ingest, experiments, exporter, control, notifier)");
+    let output = srs(dir.path()).args(["serve", "--services", "ingest,gateway"]).output().expect("run");
+    assert_one_error_line(&output, "no service \"gateway\" (known: ingest, experiments, exporter, control, notifier, console)");
 }
 
 #[tokio::test]
