@@ -3,7 +3,8 @@
 // SRS_E2E_PASSWORD with an active experiment "load" recording; scripts/console-e2e.sh sets
 // it up). Screenshots go to e2e/output/. Exits non-zero on the first failed check.
 import assert from "node:assert/strict";
-import { mkdirSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync } from "node:fs";
 import { chromium } from "playwright-core";
 
 const base = process.env.SRS_E2E_URL;
@@ -83,7 +84,138 @@ await check("the alerts page lists the channels and sends nothing on a channel t
   await page.screenshot({ path: `${output}alerts.png` });
 });
 
+await check("the running recording of the lab is stopped from its experiment page", async () => {
+  await page.getByRole("link", { name: "Experiments" }).click();
+  await page.getByRole("link", { name: "load" }).click();
+  await page.getByTestId("running").waitFor();
+  await page.getByRole("button", { name: "Stop recording" }).click();
+  await page.getByRole("button", { name: "Pre-flight check" }).waitFor();
+});
+
+await check("a study is set up: config, experiment, two tasks, two participants, activated", async () => {
+  await page.getByRole("link", { name: "Experiments" }).click();
+  await page.getByLabel("A new sensor config").fill("Study config");
+  await page.getByRole("button", { name: "Create config" }).click();
+  await page.getByLabel("Sensor config").locator("option", { hasText: "Study config" }).waitFor({ state: "attached" });
+  await page.getByLabel("Name", { exact: true }).fill("Sleep study");
+  await page.getByLabel("Description").fill("Two nights per participant");
+  await page.getByRole("button", { name: "Create experiment" }).click();
+  await page.waitForURL(/\/console\/experiments\/[^/]+$/);
+  await page.getByRole("heading", { name: "Sleep study" }).waitFor();
+  for (const task of ["rest", "walk"]) {
+    await page.getByLabel("Task", { exact: true }).fill(task);
+    await page.getByRole("button", { name: "Add task" }).click();
+    await page.getByRole("listitem").filter({ hasText: task }).waitFor();
+  }
+  for (const code of ["P01", "P02"]) {
+    await page.getByLabel("Code").fill(code);
+    await page.getByRole("button", { name: "Add participant" }).click();
+    await page.getByRole("listitem").filter({ hasText: code }).waitFor();
+  }
+  // A participant code twice: the server's words.
+  await page.getByLabel("Code").fill("P01");
+  await page.getByRole("button", { name: "Add participant" }).click();
+  await page.getByRole("alert").filter({ hasText: /P01/ }).waitFor();
+  await page.getByRole("button", { name: "Activate" }).click();
+  await page.getByRole("heading", { name: "Sleep study" }).locator(".badge.live").waitFor();
+  await page.screenshot({ path: `${output}experiment.png`, fullPage: true });
+});
+
+// A simulated camera on its own page: its socket acks every command it gets.
+const camera = await context.newPage();
+await camera.evaluate(async (url) => {
+  window.commands = [];
+  const socket = new WebSocket(url);
+  socket.onmessage = (message) => {
+    const command = JSON.parse(message.data);
+    window.commands.push(command.command);
+    socket.send(JSON.stringify({ type: "ack", id: command.id, ok: true, detail: `${command.command} done` }));
+  };
+  await new Promise((resolve) => (socket.onopen = resolve));
+}, `${base.replace("http", "ws")}/api/v1/ws/devices/cam-1`);
+
+const experimentUrl = page.url();
+await check("the pre-flight check shows the camera, and the recording starts with its ack", async () => {
+  await page.getByRole("button", { name: "Pre-flight check" }).click();
+  await page.getByTestId("preflight").getByRole("row").filter({ hasText: "cam-1" }).filter({ hasText: "connected" }).waitFor();
+  await page.getByLabel("Participant", { exact: true }).selectOption({ label: "P01" });
+  await page.locator("#rec-task").selectOption({ label: "rest" });
+  await page.getByRole("button", { name: "Start recording" }).click();
+  await page.getByTestId("running").waitFor();
+  await camera.waitForFunction(() => window.commands.includes("start_recording"));
+});
+
+await check("the dashboard shows the camera, and its snapshot button is acked", async () => {
+  const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem("srs.session")).access);
+  const samples = Array.from({ length: 50 }, (_, i) => ({ sensor_id: "ecg-1", values: { lead_i: i / 10, lead_ii: -i / 10 } }));
+  const posted = await fetch(`${base}/api/v1/samples`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify(samples),
+  });
+  const answer = await posted.text();
+  assert.equal(posted.status, 200, answer);
+  assert.equal(JSON.parse(answer).stored, 50, answer);
+  await page.getByRole("link", { name: "Dashboard" }).click();
+  const device = page.getByTestId("device-cam-1");
+  await device.getByRole("button", { name: "snapshot" }).click();
+  await device.getByTestId("outcome-snapshot").filter({ hasText: "acked: snapshot done" }).waitFor();
+  await page.screenshot({ path: `${output}dashboard-recording.png`, fullPage: true });
+});
+
+await check("a logbook line, the stop, and the participant's progress", async () => {
+  await page.goto(experimentUrl);
+  await page.getByLabel("Note").fill("P01 comfortable, lights off");
+  await page.getByRole("button", { name: "Add to the logbook" }).click();
+  await page.getByTestId("logbook").filter({ hasText: "P01 comfortable, lights off" }).waitFor();
+  await page.getByRole("button", { name: "Stop recording" }).click();
+  await page.getByRole("button", { name: "Pre-flight check" }).waitFor();
+  await camera.waitForFunction(() => window.commands.includes("stop_recording"));
+  await page.getByLabel("P01, rest").selectOption("done");
+  await page.reload();
+  assert.equal(await page.getByLabel("P01, rest").inputValue(), "done");
+});
+
+await check("the data page: a guarded delete, an export to done, a Parquet download read by pyarrow", async () => {
+  await page.getByRole("link", { name: "Data and exports" }).click();
+  await page.getByTestId("total").filter({ hasText: "50" }).waitFor();
+  await page.getByRole("button", { name: "Delete samples" }).click();
+  await page.getByRole("alert").filter({ hasText: /export/i }).waitFor();
+  await page.getByRole("button", { name: "Export everything" }).click();
+  await page.getByTestId("export-status").filter({ hasText: "done" }).waitFor({ timeout: 30_000 });
+  await page.screenshot({ path: `${output}data.png`, fullPage: true });
+  const [file] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: /Download .*ecg\.parquet/ }).click()]);
+  const saved = `${output}${file.suggestedFilename()}`;
+  await file.saveAs(saved);
+  const python = process.env.SRS_TEST_PYTHON ?? new URL("../../../../.venv/bin/python", import.meta.url).pathname;
+  const rows = execFileSync(existsSync(python) ? python : "python3", ["-c", "import sys, pyarrow.parquet as pq; print(pq.read_table(sys.argv[1]).num_rows)", saved]);
+  assert.equal(String(rows).trim(), "50");
+  await page.getByRole("button", { name: "Delete anyway, unexported samples too" }).click();
+  await page.getByRole("status").filter({ hasText: "Deleted 50 samples." }).waitFor();
+});
+
+await check("an operator does not see another's experiment", async () => {
+  const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem("srs.session")).access);
+  const created = await fetch(`${base}/api/v1/users`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ username: "olga", password: "operator password", role: "operator" }),
+  });
+  assert.equal(created.status, 201, await created.text());
+  const other = await browser.newContext();
+  const operator = await other.newPage();
+  await operator.goto(`${base}/console/experiments`);
+  await operator.getByLabel("Username").fill("olga");
+  await operator.getByLabel("Password").fill("operator password");
+  await operator.getByRole("button", { name: "Sign in" }).click();
+  await operator.waitForURL(/\/console\/experiments$/);
+  await operator.getByText("No experiment yet.").waitFor();
+  await other.close();
+});
+
 await check("an expired session returns to sign-in and then to the page it was on", async () => {
+  await page.getByRole("link", { name: "Alerts" }).click();
+  await page.waitForURL(/\/console\/admin\/notifications$/);
   await page.evaluate(() => {
     const stored = JSON.parse(sessionStorage.getItem("srs.session"));
     sessionStorage.setItem("srs.session", JSON.stringify({ ...stored, expiresAt: 0, refresh: "no-longer-valid" }));

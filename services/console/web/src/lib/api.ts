@@ -71,6 +71,17 @@ export const api = {
   delete: <T>(path: string) => call<T>("DELETE", path),
 };
 
+/** Downloads a file of the API (with the session's token) and hands it to the browser. */
+export async function download(path: string, filename: string): Promise<void> {
+  const token = await session.accessToken();
+  const response = await fetch(path, { headers: token ? { authorization: `Bearer ${token}` } : {} });
+  if (!response.ok) throw await problemOf(response);
+  const url = URL.createObjectURL(await response.blob());
+  const link = Object.assign(document.createElement("a"), { href: url, download: filename });
+  link.click();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
+}
+
 /** The operators' live socket (`/api/v1/ws/live`), the token sent as a subprotocol. */
 export async function liveSocket(): Promise<WebSocket | null> {
   const token = await session.accessToken();
