@@ -72,7 +72,19 @@ await check("signing in opens the dashboard with the running recording and the s
   });
   assert.equal(posted.status, 200, await posted.text());
   await page.getByTestId("sensor-ecg-1").locator(".badge.live").waitFor({ timeout: 10_000 });
-  await page.screenshot({ path: `${output}dashboard.png` });
+  // Charted: ecg-1's values (250 Hz) draw points once ingest knows the sensor is watched.
+  await page.getByTestId("sensor-ecg-1").getByLabel("Chart").check();
+  const chart = page.getByTestId("chart-ecg-1");
+  for (let round = 0; round < 40 && Number(await chart.getAttribute("data-points")) < 20; round++) {
+    const start = Date.now() * 1e6;
+    const samples = Array.from({ length: 50 }, (_, i) => ({ sensor_id: "ecg-1", ts: start + i * 4e6, values: { lead_i: Math.sin(i / 5), lead_ii: Math.cos(i / 5) } }));
+    await fetch(`${base}/api/v1/samples`, { method: "POST", headers: { "content-type": "application/json", authorization: `Bearer ${token}` }, body: JSON.stringify(samples) });
+    await page.waitForTimeout(250);
+  }
+  assert.ok(Number(await chart.getAttribute("data-points")) >= 20, "the chart has points");
+  await chart.locator("canvas").waitFor();
+  await page.screenshot({ path: `${output}dashboard-chart.png`, fullPage: true });
+  await page.getByTestId("sensor-ecg-1").getByLabel("Chart").uncheck();
 });
 
 await check("the alerts page lists the channels and sends nothing on a channel that is off", async () => {
