@@ -206,14 +206,23 @@ await check("the data page: a guarded delete, an export to done, a Parquet downl
   await page.getByRole("status").filter({ hasText: "Deleted 50 samples." }).waitFor();
 });
 
-await check("an operator does not see another's experiment", async () => {
-  const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem("srs.session")).access);
-  const created = await fetch(`${base}/api/v1/users`, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
-    body: JSON.stringify({ username: "olga", password: "operator password", role: "operator" }),
-  });
-  assert.equal(created.status, 201, await created.text());
+await check("an admin creates an operator and issues and revokes a device token", async () => {
+  await page.getByRole("link", { name: "Users" }).click();
+  await page.getByLabel("Username").fill("olga");
+  await page.getByLabel("Password").fill("operator password");
+  await page.getByLabel("Role", { exact: true }).selectOption("operator");
+  await page.getByRole("button", { name: "Create user" }).click();
+  await page.getByTestId("user-olga").waitFor();
+  await page.locator("#token-sensor").selectOption("cam-1");
+  await page.getByRole("button", { name: "Issue token" }).click();
+  const token = await page.getByTestId("token-cam-1").getByTestId("token-value").innerText();
+  assert.match(token, /^\S{20,}$/);
+  await page.screenshot({ path: `${output}users.png`, fullPage: true });
+  await page.getByTestId("token-cam-1").getByRole("button", { name: "Revoke" }).click();
+  await page.getByRole("status").filter({ hasText: "revoked" }).waitFor();
+});
+
+await check("an operator does not see another's experiment, nor the admin pages", async () => {
   const other = await browser.newContext();
   const operator = await other.newPage();
   await operator.goto(`${base}/console/experiments`);
@@ -222,6 +231,8 @@ await check("an operator does not see another's experiment", async () => {
   await operator.getByRole("button", { name: "Sign in" }).click();
   await operator.waitForURL(/\/console\/experiments$/);
   await operator.getByText("No experiment yet.").waitFor();
+  await operator.getByText("olga (operator)").waitFor();
+  assert.equal(await operator.getByRole("link", { name: "Users" }).count(), 0);
   await other.close();
 });
 
