@@ -169,6 +169,7 @@ await check("the dashboard shows the camera, and its snapshot button is acked", 
   assert.equal(posted.status, 200, answer);
   assert.equal(JSON.parse(answer).stored, 50, answer);
   await page.getByRole("link", { name: "Dashboard" }).click();
+  await page.getByTestId("samples").filter({ hasText: /^50$/ }).waitFor();
   const device = page.getByTestId("device-cam-1");
   await device.getByRole("button", { name: "snapshot" }).click();
   await device.getByTestId("outcome-snapshot").filter({ hasText: "acked: snapshot done" }).waitFor();
@@ -206,8 +207,14 @@ await check("the data page: a guarded delete, an export to done, a Parquet downl
   await page.getByRole("status").filter({ hasText: "Deleted 50 samples." }).waitFor();
 });
 
-await check("an admin creates an operator and issues and revokes a device token", async () => {
+await check("an admin creates an operator (a bad form is refused in place) and issues and revokes a device token", async () => {
   await page.getByRole("link", { name: "Users" }).click();
+  await page.getByLabel("Username").fill("olga lovelace");
+  await page.getByLabel("Password").fill("short");
+  await page.getByRole("button", { name: "Create user" }).click();
+  await page.getByText("Username may hold only letters, digits and . _ - @").waitFor();
+  await page.getByText("Password must be at least 8 characters (and at most 1024)").waitFor();
+  assert.equal(await page.getByTestId("user-olga lovelace").count(), 0);
   await page.getByLabel("Username").fill("olga");
   await page.getByLabel("Password").fill("operator password");
   await page.getByLabel("Role", { exact: true }).selectOption("operator");
@@ -222,7 +229,14 @@ await check("an admin creates an operator and issues and revokes a device token"
   await page.getByRole("status").filter({ hasText: "revoked" }).waitFor();
 });
 
-await check("an operator does not see another's experiment, nor the admin pages", async () => {
+await check("the operator is assigned to the study", async () => {
+  await page.goto(experimentUrl);
+  await page.getByLabel("olga").check();
+  await page.getByRole("button", { name: "Save operators" }).click();
+  await page.getByRole("status").filter({ hasText: "Saved." }).waitFor();
+});
+
+await check("an operator sees the study assigned to them, not another's experiment, nor the admin pages", async () => {
   const other = await browser.newContext();
   const operator = await other.newPage();
   await operator.goto(`${base}/console/experiments`);
@@ -230,7 +244,8 @@ await check("an operator does not see another's experiment, nor the admin pages"
   await operator.getByLabel("Password").fill("operator password");
   await operator.getByRole("button", { name: "Sign in" }).click();
   await operator.waitForURL(/\/console\/experiments$/);
-  await operator.getByText("No experiment yet.").waitFor();
+  await operator.getByRole("link", { name: "Sleep study" }).waitFor();
+  assert.equal(await operator.getByRole("link", { name: "load", exact: true }).count(), 0);
   await operator.getByText("olga (operator)").waitFor();
   assert.equal(await operator.getByRole("link", { name: "Users" }).count(), 0);
   await other.close();
