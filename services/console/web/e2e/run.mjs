@@ -25,6 +25,12 @@ const requests = [];
 page.on("request", (request) => requests.push(request.url()));
 const failures = [];
 page.on("pageerror", (error) => failures.push(String(error)));
+// Confirmations are accepted, and their questions kept to check what they say.
+const dialogs = [];
+page.on("dialog", (dialog) => {
+  dialogs.push(dialog.message());
+  void dialog.accept();
+});
 
 async function check(name, steps) {
   try {
@@ -152,9 +158,12 @@ await check("the pre-flight check shows the camera, and the recording starts wit
   await page.getByTestId("preflight").getByRole("row").filter({ hasText: "cam-1" }).filter({ hasText: "connected" }).waitFor();
   await page.getByLabel("Participant", { exact: true }).selectOption({ label: "P01" });
   await page.locator("#rec-task").selectOption({ label: "rest" });
+  // Most sensors are silent: starting anyway asks first, naming them.
   await page.getByRole("button", { name: "Start recording" }).click();
   await page.getByTestId("running").waitFor();
+  assert.match(dialogs.pop() ?? "", /^Start anyway\? The pre-flight check found: not live: .*door-1/);
   await camera.waitForFunction(() => window.commands.includes("start_recording"));
+  await page.getByTestId("logbook").filter({ hasText: "cam-1 acknowledged start_recording" }).waitFor({ timeout: 10_000 });
 });
 
 await check("the dashboard shows the camera, and its snapshot button is acked", async () => {
@@ -194,7 +203,10 @@ await check("the data page: a guarded delete, an export to done, a Parquet downl
   await page.getByTestId("total").filter({ hasText: "50" }).waitFor();
   await page.getByRole("button", { name: "Delete samples" }).click();
   await page.getByRole("alert").filter({ hasText: /export/i }).waitFor();
-  await page.getByRole("button", { name: "Export everything" }).click();
+  assert.equal(dialogs.pop(), "Delete 50 samples of Sleep study (P01: 50)? This cannot be undone.");
+  await page.getByLabel("ecg", { exact: true }).check();
+  await page.getByLabel("P01", { exact: true }).check();
+  await page.getByRole("button", { name: "Export", exact: true }).click();
   await page.getByTestId("export-status").filter({ hasText: "done" }).waitFor({ timeout: 30_000 });
   await page.screenshot({ path: `${output}data.png`, fullPage: true });
   const [file] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: /Download .*ecg\.parquet/ }).click()]);
@@ -205,6 +217,7 @@ await check("the data page: a guarded delete, an export to done, a Parquet downl
   assert.equal(String(rows).trim(), "50");
   await page.getByRole("button", { name: "Delete anyway, unexported samples too" }).click();
   await page.getByRole("status").filter({ hasText: "Deleted 50 samples." }).waitFor();
+  assert.match(dialogs.pop() ?? "", /^Delete 50 samples of Sleep study \(P01: 50\), including samples in no completed export\?/);
 });
 
 await check("an admin creates an operator (a bad form is refused in place) and issues and revokes a device token", async () => {
