@@ -304,6 +304,19 @@ await check("an operator sees the study assigned to them, not another's experime
   await other.close();
 });
 
+await check("the pages fit a tablet (768 x 1024) without sideways scrolling", async () => {
+  await page.setViewportSize({ width: 768, height: 1024 });
+  for (const path of ["/console/dashboard", experimentUrl.slice(base.length), "/console/admin/users"]) {
+    await page.goto(`${base}${path}`);
+    await page.getByRole("heading", { level: 1 }).first().waitFor();
+    await page.waitForTimeout(300);
+    const [scroll, width] = await page.evaluate(() => [document.documentElement.scrollWidth, window.innerWidth]);
+    assert.ok(scroll <= width, `${path}: ${scroll} px wide in a ${width} px window`);
+  }
+  await page.screenshot({ path: `${output}tablet-users.png`, fullPage: true });
+  await page.setViewportSize({ width: 1280, height: 800 });
+});
+
 await check("an expired session returns to sign-in and then to the page it was on", async () => {
   await page.getByRole("link", { name: "Alerts" }).click();
   await page.waitForURL(/\/console\/admin\/notifications$/);
