@@ -19,6 +19,16 @@ const browser = await chromium.launch({
   args: ["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
 });
 const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+// The internet is blocked for the browser: anything not for the server is aborted (and kept,
+// to show it was asked for).
+const blocked = [];
+await context.route(
+  (url) => url.origin !== new URL(base).origin,
+  (route) => {
+    blocked.push(route.request().url());
+    return route.abort("internetdisconnected");
+  },
+);
 const page = await context.newPage();
 // Every request the console makes, to prove it never leaves its own origin.
 const requests = [];
@@ -338,9 +348,10 @@ await check("signing out forgets the session", async () => {
   await page.waitForURL(/\/console\/login\?next=%2Fdashboard$/);
 });
 
-await check("every request stayed on the console's own origin, and no script failed", async () => {
+await check("with the internet blocked, every request stayed on the console's own origin, and no script failed", async () => {
   const elsewhere = requests.filter((url) => !url.startsWith(base) && !url.startsWith(base.replace("http", "ws")));
   assert.deepEqual(elsewhere, []);
+  assert.deepEqual(blocked, []);
   assert.deepEqual(failures, []);
 });
 
