@@ -208,10 +208,11 @@ await check("the pre-flight check shows the camera, and the recording starts wit
   await page.getByTestId("preflight").getByRole("row").filter({ hasText: "cam-1" }).filter({ hasText: "connected" }).waitFor();
   await page.getByLabel("Participant", { exact: true }).selectOption({ label: "P01" });
   await page.locator("#rec-task").selectOption({ label: "rest" });
-  // Most sensors are silent: starting anyway asks first, naming them.
+  // cam-2 never posts and never connects (and has a recording hook): starting anyway asks
+  // first, naming it.
   await page.getByRole("button", { name: "Start recording" }).click();
   await page.getByTestId("running").waitFor();
-  assert.match(dialogs.pop() ?? "", /^Start anyway\? The pre-flight check found: not live: .*door-1/);
+  assert.match(dialogs.pop() ?? "", /^Start anyway\? The pre-flight check found: not live: .*cam-2.*; device not connected: cam-2\.$/);
   await camera.waitForFunction(() => window.commands.includes("start_recording"));
   await page.getByTestId("logbook").filter({ hasText: "cam-1 acknowledged start_recording" }).waitFor({ timeout: 10_000 });
 });
