@@ -204,6 +204,13 @@ await camera.evaluate(async (url) => {
 
 const experimentUrl = page.url();
 await check("the pre-flight check shows the camera, and the recording starts with its ack", async () => {
+  // The socket is open; control lists the device once it has recorded holding it.
+  const token = await page.evaluate(() => JSON.parse(sessionStorage.getItem("srs.session")).access);
+  for (let i = 0; i < 100; i++) {
+    const devices = await (await fetch(`${base}/api/v1/devices`, { headers: { authorization: `Bearer ${token}` } })).json();
+    if (devices.some((d) => d.sensor_id === "cam-1")) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
   await page.getByRole("button", { name: "Pre-flight check" }).click();
   await page.getByTestId("preflight").getByRole("row").filter({ hasText: "cam-1" }).filter({ hasText: "connected" }).waitFor();
   await page.getByLabel("Participant", { exact: true }).selectOption({ label: "P01" });
@@ -244,7 +251,9 @@ await check("a logbook line, the stop, and the participant's progress", async ()
   await page.getByRole("button", { name: "Stop recording" }).click();
   await page.getByRole("button", { name: "Pre-flight check" }).waitFor();
   await camera.waitForFunction(() => window.commands.includes("stop_recording"));
+  const saved = page.waitForResponse((r) => r.url().includes("/progress/") && r.request().method() === "PUT");
   await page.getByLabel("P01, rest").selectOption("done");
+  assert.equal((await saved).status(), 200);
   await page.reload();
   assert.equal(await page.getByLabel("P01, rest").inputValue(), "done");
 });
