@@ -88,17 +88,21 @@ async fn serve(
     let sensor_id = device.sensor_id.clone();
     let connection_event =
         DeviceConnection { sensor_id: sensor_id.clone(), sensor_type: device.sensor_type.clone(), at: device.connected_at };
-    // Held here from now on (taking the device over from any replica that had it), so that
-    // commands posted to any replica find this socket — once this replica listens for them.
+    // Known to this replica first, then held in the store (taking the device over from any
+    // replica that had it): whoever sees the hold — `GET /api/v1/devices`, another replica
+    // relaying a command — finds the socket here. The hold waits until this replica listens
+    // for relayed commands.
+    let held = device.clone();
+    let connected = control.devices.connect(device, session.clone());
     let mut relay_ready = control.relay_ready.subscribe();
     if tokio::time::timeout(RELAY_READY_WAIT, relay_ready.wait_for(|ready| *ready)).await.is_err() {
         tracing::warn!(sensor.id = %sensor_id, "not taking relayed commands yet: only commands posted to this replica reach the device");
     }
     let until = srs_common::time::now() + chrono::Duration::seconds(i64::try_from(control.settings.hold_secs).unwrap_or(i64::MAX));
-    if let Err(error) = context.store.hold_device(&device, &control.replica, until).await {
+    if let Err(error) = context.store.hold_device(&held, &control.replica, until).await {
         tracing::warn!(%error, sensor.id = %sensor_id, "cannot record the device's hold: commands from other replicas will not find it");
     }
-    let connection = match control.devices.connect(device, session.clone()) {
+    let connection = match connected {
         Connected::New(connection) => {
             publish(&context, events::DEVICE_CONNECTED, &connection_event).await;
             connection
