@@ -188,8 +188,9 @@ fn view(name: &'static str, channel: Option<&Arc<dyn Channel>>, recent: &[(Alert
     let Some(channel) = channel else {
         return ChannelView { channel: name, configured: false, usable: false, target: None, last_error: None };
     };
-    // The newest delivery on this channel that was tried says whether it works now.
-    let latest = recent.iter().flat_map(|(_, deliveries)| deliveries).find(|d| d.channel == name && d.attempts > 0);
+    // The newest delivery on this channel that was tried says whether it works now: alerts come
+    // newest first, and within one the "resolved" message follows the "fired" one.
+    let latest = recent.iter().flat_map(|(_, deliveries)| deliveries.iter().rev()).find(|d| d.channel == name && d.attempts > 0);
     let last_error = latest.filter(|d| d.status != DeliveryStatus::Delivered).and_then(|d| d.last_error.clone());
     ChannelView { channel: name, configured: true, usable: last_error.is_none(), target: Some(channel.target()), last_error }
 }
