@@ -8,8 +8,10 @@
 //!   `index.html`, never cached, so a new release is picked up on the next load.
 //! - Every answer carries a strict Content-Security-Policy: the app loads only its own files
 //!   and talks only to its own origin (HTTP and WebSocket) — it works on an offline network.
+//! - `/gateway-error/{status}` is the problem document for an answer the gateway makes itself.
 
 mod files;
+mod gateway_errors;
 
 pub use files::CONTENT_SECURITY_POLICY;
 
@@ -27,14 +29,17 @@ fn start(_context: &AppContext, _background: &Background) -> anyhow::Result<Moun
     if !files::built() {
         tracing::warn!("the console is not built: /console/ answers 404 (scripts/serve.sh builds it; or npm ci && npm run build in services/console/web)");
     }
-    Ok(Arc::new(files::configure))
+    Ok(Arc::new(|config: &mut actix_web::web::ServiceConfig| {
+        files::configure(config);
+        gateway_errors::configure(config);
+    }))
 }
 
 #[derive(OpenApi)]
-#[openapi()]
+#[openapi(paths(gateway_errors::gateway_error))]
 struct ConsoleApi;
 
-/// The console serves pages, not API endpoints: its document is empty.
+/// The console serves pages, not API endpoints: its document has only the gateway's error page.
 fn openapi() -> utoipa::openapi::OpenApi {
     ConsoleApi::openapi()
 }

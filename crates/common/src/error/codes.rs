@@ -79,12 +79,15 @@ error_codes! {
     TooManyRequests = ("too_many_requests", TOO_MANY_REQUESTS, "Too many requests", "The client is over a limit (e.g. sign-in attempts); wait `Retry-After` seconds."),
     DeliveryFailed = ("delivery_failed", BAD_GATEWAY, "Delivery failed", "The channel's receiver (mail relay, Slack, webhook) did not take the message; `detail` gives its answer or why it could not be reached."),
     CommandTimeout = ("command_timeout", GATEWAY_TIMEOUT, "Command not acknowledged", "The device did not answer the command in time; `command_id` names it, and its history entry says `timeout`."),
+    ServiceUnreachable = ("service_unreachable", BAD_GATEWAY, "Service unreachable", "The gateway could not reach any instance of the service behind this path; nothing was done. Retry after `Retry-After` seconds."),
+    ServiceTimeout = ("service_timeout", GATEWAY_TIMEOUT, "Service timed out", "The service did not answer within the gateway's time limit; the request may or may not have taken effect (a retry with the same sample ids is safe)."),
     Internal = ("internal", INTERNAL_SERVER_ERROR, "Internal error", "Something failed inside the service; it has been logged. Nothing partial was stored."),
     StoreUnavailable = ("store_unavailable", SERVICE_UNAVAILABLE, "Store unavailable", "The store does not answer; retry after `Retry-After` seconds."),
     StoreFull = ("store_full", SERVICE_UNAVAILABLE, "Store full", "The store's disk is full; nothing was stored. The service recovers by itself once space is freed; retry after `Retry-After` seconds."),
     BusUnavailable = ("bus_unavailable", SERVICE_UNAVAILABLE, "Bus unavailable", "The message broker does not answer, so the request could not be handed on; retry after `Retry-After` seconds."),
     QueueFull = ("queue_full", SERVICE_UNAVAILABLE, "Queue full", "The service is at capacity; retry after `Retry-After` seconds."),
     ShuttingDown = ("shutting_down", SERVICE_UNAVAILABLE, "Shutting down", "The process is stopping; retry against another instance or after restart."),
+    ServiceUnavailable = ("service_unavailable", SERVICE_UNAVAILABLE, "Service unavailable", "The gateway has no running instance of the service behind this path; retry after `Retry-After` seconds."),
     NotReady = ("not_ready", SERVICE_UNAVAILABLE, "Not ready", "A dependency (store or bus) is down; `detail` names it."),
 }
 

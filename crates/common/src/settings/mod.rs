@@ -51,6 +51,27 @@ impl ServerSettings {
     }
 }
 
+/// `SRS__SECTION__KEY_FILE=/run/secrets/x` sets `SRS__SECTION__KEY` to the file's content (a
+/// trailing newline dropped), so secrets can be docker secrets instead of environment
+/// variables; the file wins over a plain `SRS__SECTION__KEY`. (`SRS__SENSORS__FILE` is the
+/// setting `sensors.file`, not a secret file.)
+fn with_secret_files(vars: Vec<(String, String)>) -> Result<Vec<(String, String)>, SettingsError> {
+    let mut plain = Vec::with_capacity(vars.len());
+    let mut from_files = Vec::new();
+    for (key, value) in vars {
+        match key.strip_suffix("_FILE").filter(|setting| !setting.ends_with('_')) {
+            Some(setting) => {
+                let content = std::fs::read_to_string(&value).map_err(|e| SettingsError(format!("{key}: cannot read {value}: {e}")))?;
+                from_files.push((setting.to_owned(), content.trim_end_matches(['\n', '\r']).to_owned()));
+            }
+            None => plain.push((key, value)),
+        }
+    }
+    plain.retain(|(key, _)| !from_files.iter().any(|(setting, _)| setting == key));
+    plain.extend(from_files);
+    Ok(plain)
+}
+
 /// `"10.0.0.7"` means that one address, `"10.0.0.0/8"` the range.
 fn addresses_or_ranges<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<IpNet>, D::Error> {
     let entries = Vec::<String>::deserialize(deserializer)?;
@@ -180,7 +201,7 @@ impl Settings {
             let file = config_dir.join(format!("{env_name}.toml"));
             builder = builder.add_source(config::File::from(file).required(false));
         }
-        let vars = env_vars.into_iter().filter(|(key, _)| key.starts_with("SRS__")).collect();
+        let vars = with_secret_files(env_vars.into_iter().filter(|(key, _)| key.starts_with("SRS__")).collect())?;
         let environment = config::Environment::with_prefix("SRS")
             .prefix_separator("__")
             .separator("__")
@@ -190,7 +211,7 @@ impl Settings {
             .with_list_parse_key("control.allowed_origins")
             .with_list_parse_key("notifier.rules_disabled")
             .with_list_parse_key("notifier.email.to")
-            .source(Some(vars));
+            .source(Some(vars.into_iter().collect()));
         let settings: Settings =
             builder.add_source(environment).build().and_then(config::Config::try_deserialize).map_err(|e| SettingsError(e.to_string()))?;
         settings.validate()?;
@@ -287,6 +308,23 @@ mod tests {
         let settings = Settings::load_from(dir.path(), None, env, &[]).expect("loads");
         let want: Vec<IpNet> = vec!["10.0.0.0/8".parse().expect("net"), "192.0.2.4/32".parse().expect("net")];
         assert_eq!(settings.server.forwarding_proxies(), Some(want.as_slice()));
+    }
+
+    #[test]
+    fn a_setting_can_come_from_a_secret_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let secret = dir.path().join("amqp_url");
+        std::fs::write(&secret, "amqp://srs:from-file@rabbitmq:5672/srs\n").expect("write");
+        let env = vars(&[
+            ("SRS__BUS__AMQP_URL", "amqp://guest:plain@h:5672/%2f"),
+            ("SRS__BUS__AMQP_URL_FILE", secret.to_str().expect("utf-8")),
+            ("SRS__SENSORS__FILE", ""),
+        ]);
+        let settings = Settings::load_from(dir.path(), None, env, &[]).expect("loads");
+        assert_eq!(settings.bus.amqp_url.expose_secret(), "amqp://srs:from-file@rabbitmq:5672/srs", "the file wins, its newline dropped");
+        let missing = vars(&[("SRS__STORE__MONGODB_URI_FILE", "/nonexistent/secret")]);
+        let error = Settings::load_from(dir.path(), None, missing, &[]).expect_err("an unreadable secret file is an error");
+        assert!(error.to_string().contains("SRS__STORE__MONGODB_URI_FILE"), "{error}");
     }
 
     #[test]

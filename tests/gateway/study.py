@@ -1,0 +1,233 @@
+#!/usr/bin/env python3
+"""A whole study through the gateway of the dev-up topology (scripts/dev-up.sh: two ingest and
+two control replicas, the other services, RabbitMQ and Traefik), reaching SRS only through the
+gateway's port: admin made with the CLI, sign-in, sensor config, experiment with tasks, an
+operator and participants, activation, a simulated camera, a recording (the camera is told to
+start and stop and acknowledges), sensors posting (each ingest replica gets traffic), a live
+client seeing their values, an export downloaded and read back with pyarrow, and the
+export-completed email received by a real SMTP server (aiosmtpd).
+
+    tests/gateway/study.py GATEWAY_URL DEV_DIR SMTP_INBOX_FILE
+
+scripts/gateway-e2e.sh starts the topology and the SMTP server and runs this.
+"""
+import asyncio
+import io
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pyarrow.parquet as pq
+import websockets
+
+GATEWAY, DEV_DIR, INBOX = sys.argv[1:4]
+WS = GATEWAY.replace("http://", "ws://")
+PASSWORD = "gateway study password"
+
+
+def check(condition, what):
+    if not condition:
+        raise AssertionError(what)
+    print(f"  ok  {what}")
+
+
+def call(method, path, body=None, token=None, expect=(200, 201, 202)):
+    """One request through the gateway; returns (status, JSON body or raw bytes)."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(f"{GATEWAY}{path}", data, method=method)
+    if body is not None:
+        request.add_header("content-type", "application/json")
+    if token:
+        request.add_header("authorization", f"Bearer {token}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            status, raw, kind = response.status, response.read(), response.headers.get("content-type", "")
+    except urllib.error.HTTPError as error:
+        status, raw, kind = error.code, error.read(), error.headers.get("content-type", "")
+    if status not in expect:
+        raise AssertionError(f"{method} {path}: {status} {raw[:400]!r}")
+    return status, (json.loads(raw) if "json" in kind and raw else raw)
+
+
+def topology():
+    """The address of each process (run/topology.env, written by dev-up.sh)."""
+    with open(os.path.join(DEV_DIR, "run", "topology.env")) as file:
+        return dict(line.strip().split("=", 1) for line in file if "=" in line)
+
+
+def metric(base, name):
+    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
+        for line in response.read().decode().splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+    return 0.0
+
+
+def wait_for(what, probe, timeout=20):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = probe()
+        if value:
+            return value
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def in_thread(coroutine):
+    """Runs a coroutine in a thread of its own (the study itself makes blocking calls); the
+    returned list gets its result."""
+    result = []
+    thread = threading.Thread(target=lambda: result.append(asyncio.run(coroutine)), daemon=True)
+    thread.start()
+    return thread, result
+
+
+class Camera:
+    """A simulated camera on its device socket: acknowledges every command and keeps them."""
+
+    def __init__(self):
+        self.commands = []
+        self.connected = threading.Event()
+
+    async def run(self):
+        async with websockets.connect(f"{WS}/api/v1/ws/devices/cam-1") as socket:
+            await socket.send(json.dumps({"type": "status", "state": {"recording": False}}))
+            self.connected.set()
+            async for frame in socket:
+                message = json.loads(frame)
+                if message.get("type") == "command":
+                    self.commands.append(message["command"])
+                    await socket.send(json.dumps({"type": "ack", "id": message["id"], "ok": True}))
+
+
+async def live_points(token, sensor, seconds):
+    """The number of ecg points a live client subscribed at 50 Hz sees while samples arrive."""
+    points = 0
+    async with websockets.connect(f"{WS}/api/v1/ws/live?access_token={token}") as socket:
+        await socket.send(json.dumps({"type": "subscribe", "sensors": [sensor], "max_hz": 50}))
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            try:
+                message = json.loads(await asyncio.wait_for(socket.recv(), timeout=0.5))
+            except asyncio.TimeoutError:
+                continue
+            if message.get("type") == "values" and message.get("sensor_id") == sensor:
+                points += len(message["ts"])
+    return points
+
+
+def post_samples(recording_start_ns):
+    """Posts ECG batches, IMU and door samples, each with an id; returns stored counts by type."""
+    stored = {"ecg": 0, "imu": 0, "door": 0}
+    for batch in range(40):
+        base = recording_start_ns + batch * 100_000_000
+        ecg = [{"sensor_id": "ecg-1", "id": f"ecg-1:{batch}:{i}", "ts": base + i * 4_000_000,
+                "values": {"lead_i": (i % 7) * 0.1, "lead_ii": -0.2, "heart_rate": 71.0}} for i in range(25)]
+        imu = [{"sensor_id": "imu-left", "id": f"imu:{batch}:{i}", "ts": base + i * 10_000_000,
+                "values": {"acc_x": 0.1, "acc_y": 0.2, "acc_z": 9.81, "gyro_x": 0, "gyro_y": 0, "gyro_z": 0.01}} for i in range(10)]
+        for kind, samples in (("ecg", ecg), ("imu", imu)):
+            _, answer = call("POST", "/api/v1/samples", samples)
+            check(answer["accepted"] == len(samples), f"batch {batch} {kind}: all accepted") if batch == 0 else None
+            stored[kind] += answer["stored"]
+        _, answer = call("POST", "/api/v1/sensors/door-1/samples", {"id": f"door:{batch}", "ts": base, "values": {"open": batch % 2 == 0}})
+        stored["door"] += answer["stored"]
+    # A retried batch (same ids) is stored once: all duplicates.
+    _, answer = call("POST", "/api/v1/samples", [{"sensor_id": "door-1", "id": "door:0", "ts": recording_start_ns, "values": {"open": True}}])
+    check(answer["duplicates"] == 1 and answer["stored"] == 0, "a retried sample is a duplicate, not stored twice")
+    return stored
+
+
+def study():
+    places = topology()
+    # The first admin, with the CLI on the shared store.
+    subprocess.run([os.path.join(os.environ["SRS_BIN_DIR"], "srs"), "--data-dir", os.path.join(DEV_DIR, "data"), "user", "add",
+                    "--username", "admin", "--role", "admin", "--password-stdin"], input=PASSWORD.encode(), check=True,
+                   stdout=subprocess.DEVNULL)
+    _, login = call("POST", "/api/v1/auth/login", {"username": "admin", "password": PASSWORD})
+    admin = login["access_token"]
+    check(bool(admin), "the admin made with the CLI signs in through the gateway")
+
+    _, config = call("POST", "/api/v1/sensor-configs", {"name": "gateway study"}, admin)
+    wanted = {"ecg-1", "imu-left", "door-1", "cam-1"}
+    sensors = [{"id": s["id"], "enabled": s["id"] in wanted} for s in config["sensors"]]
+    call("PUT", f"/api/v1/sensor-configs/{config['id']}", {"sensors": sensors}, admin)
+    _, experiment = call("POST", "/api/v1/experiments", {"name": "Gateway study", "sensor_config_id": config["id"]}, admin)
+    eid = experiment["id"]
+    _, task = call("POST", f"/api/v1/experiments/{eid}/tasks", {"name": "walk"}, admin)
+    call("POST", f"/api/v1/experiments/{eid}/tasks", {"name": "rest"}, admin)
+    _, operator = call("POST", "/api/v1/users", {"username": "oskar", "password": PASSWORD, "role": "operator"}, admin)
+    call("PUT", f"/api/v1/experiments/{eid}/operators", {"user_ids": [operator["id"]]}, admin)
+    _, participant = call("POST", f"/api/v1/experiments/{eid}/participants", {"code": "P01"}, admin)
+    call("POST", f"/api/v1/experiments/{eid}/participants", {"code": "P02"}, admin)
+    call("POST", f"/api/v1/experiments/{eid}/activate", {}, admin)
+    _, login = call("POST", "/api/v1/auth/login", {"username": "oskar", "password": PASSWORD})
+    oskar = login["access_token"]
+    check(True, "experiment with two tasks, an operator and two participants, activated")
+
+    camera = Camera()
+    in_thread(camera.run())
+    check(camera.connected.wait(10), "a simulated camera connects to its device socket through the gateway")
+    wait_for("control to list the camera", lambda: any(d["sensor_id"] == "cam-1" for d in call("GET", "/api/v1/devices", token=oskar)[1]))
+    check(True, "the camera is connected (listed by control through the gateway)")
+
+    _, recording = call("POST", "/api/v1/recordings", {"experiment_id": eid, "participant_id": participant["id"], "task_id": task["id"]}, oskar)
+    wait_for("the camera to get start_recording", lambda: "start_recording" in camera.commands, 10)
+    check(True, "the camera received start_recording and acknowledged it")
+
+    before = {name: metric(places[f"SRS_{name.upper().replace('-', '_')}_URL"], "srs_ingest_samples_accepted_total") for name in ("ingest-1", "ingest-2")}
+    start_ns = time.time_ns()
+    live, points = in_thread(live_points(oskar, "ecg-1", 6))
+    time.sleep(1)
+    stored = post_samples(start_ns)
+    check(stored == {"ecg": 1000, "imu": 400, "door": 40}, f"every sample posted through the gateway is stored: {stored}")
+    for name in ("ingest-1", "ingest-2"):
+        after = metric(places[f"SRS_{name.upper().replace('-', '_')}_URL"], "srs_ingest_samples_accepted_total")
+        check(after > before[name], f"{name} took part of the traffic ({after - before[name]:.0f} samples)")
+    live.join()
+    points = points[0]
+    check(points > 0, f"a live client saw the ECG's values through the gateway ({points} points)")
+
+    _, stopped = call("POST", f"/api/v1/recordings/{recording['id']}/stop", {}, oskar)
+    total = sum(stored.values())
+    check(stopped["sample_count"] == total, f"the recording counts {total} samples")
+    wait_for("the camera to get stop_recording", lambda: "stop_recording" in camera.commands, 10)
+    check(True, "the camera received stop_recording and acknowledged it")
+    _, logbook = call("GET", f"/api/v1/experiments/{eid}/logbook", token=oskar)
+    check(any("cam-1 acknowledged start_recording" in entry["message"] for entry in logbook), "the logbook records the camera's acknowledgement")
+
+    _, export = call("POST", "/api/v1/exports", {"experiment_id": eid}, oskar, expect=(202,))
+    done = wait_for("the export", lambda: (lambda e: e if e["status"] in ("done", "failed") else None)(call("GET", f"/api/v1/exports/{export['id']}", token=oskar)[1]), 60)
+    check(done["status"] == "done", f"the export completed ({done['progress']['rows_written']} rows)")
+    rows = {}
+    for file in done["files"]:
+        if file["path"].endswith(".parquet"):
+            _, data = call("GET", f"/api/v1/exports/{export['id']}/files/{file['path']}", token=oskar)
+            table = pq.read_table(io.BytesIO(data))
+            check(table.num_rows == file["rows"], f"{file['path']}: {table.num_rows} rows read back with pyarrow")
+            kind = file["path"].rsplit("/", 1)[1].removesuffix(".parquet")
+            rows[kind] = rows.get(kind, 0) + table.num_rows
+    check(rows == {"ecg": 1000, "imu": 400, "door": 40}, f"the downloaded Parquet files hold every stored sample once: {rows}")
+
+    def export_mail():
+        if not os.path.exists(INBOX):
+            return None
+        with open(INBOX) as file:
+            mails = [json.loads(line) for line in file if line.strip()]
+        return next((m for m in mails if "Export of Gateway study is ready" in m["subject"] + m["body"]), None)
+    mail = wait_for("the export-completed email", export_mail, 30)
+    check(True, f"the export-completed email arrived: {mail['subject']!r}")
+
+    # Unrouted paths answer SRS's problem document.
+    status, problem = call("GET", "/healthz", expect=(404,))
+    check(problem["code"] == "not_found", "a service's /healthz is not reachable through the gateway")
+
+
+if __name__ == "__main__":
+    print(f"study through {GATEWAY}")
+    study()
+    print("study: every check passed")
