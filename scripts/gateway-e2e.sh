@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The dev-up topology end to end (scripts/dev-up.sh with the binaries of $SRS_BIN_DIR, default
 # target/debug): a real SMTP server (aiosmtpd) for the notifier's mail, a whole study through
-# the gateway (tests/gateway/study.py), the console's browser test through the gateway, and the
-# k6 load scenario's smoke through the gateway. Everything is stopped and removed at the end.
+# the gateway (tests/gateway/study.py), the k6 load scenario's smoke and the console's browser
+# test through the gateway, then faults in a topology of their own (tests/gateway/faults.py).
+# Everything is stopped and removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export SRS_BIN_DIR=${SRS_BIN_DIR:-$PWD/target/debug}
@@ -61,4 +62,10 @@ PASSWORD="console e2e password"
 echo "$PASSWORD" | "$SRS_BIN_DIR/srs" --data-dir "$SRS_DEV_DIR/data" user add --username console-admin --role admin --password-stdin >/dev/null
 scripts/lab-setup.py "$GATEWAY" console-admin "$PASSWORD" >/dev/null
 (cd services/console/web && SRS_E2E_URL="$GATEWAY" SRS_E2E_USER=console-admin SRS_E2E_PASSWORD="$PASSWORD" SRS_E2E_OFF_CHANNEL=slack node e2e/run.mjs)
+
+# The faults start a topology of their own (its broker link goes through a proxy they cut); the
+# first one stops before, so that no two exporters or notifiers share the broker's queues.
+scripts/dev-down.sh >/dev/null
+echo "==> faults: replicas, the exporter and the broker link killed during the posting"
+"$PYTHON" tests/gateway/faults.py
 echo "gateway end to end: every check passed"

@@ -15,100 +15,24 @@ import asyncio
 import io
 import json
 import os
-import subprocess
 import sys
-import threading
 import time
-import urllib.error
-import urllib.request
 
 import pyarrow.parquet as pq
 import websockets
 
-GATEWAY, DEV_DIR, INBOX = sys.argv[1:4]
-WS = GATEWAY.replace("http://", "ws://")
+from lab import Camera, Gateway, Topology, check, in_thread, wait_for
+
+GATEWAY_URL, DEV_DIR, INBOX = sys.argv[1:4]
+GATEWAY = Gateway(GATEWAY_URL)
+call = GATEWAY.call
 PASSWORD = "gateway study password"
-
-
-def check(condition, what):
-    if not condition:
-        raise AssertionError(what)
-    print(f"  ok  {what}")
-
-
-def call(method, path, body=None, token=None, expect=(200, 201, 202)):
-    """One request through the gateway; returns (status, JSON body or raw bytes)."""
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(f"{GATEWAY}{path}", data, method=method)
-    if body is not None:
-        request.add_header("content-type", "application/json")
-    if token:
-        request.add_header("authorization", f"Bearer {token}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            status, raw, kind = response.status, response.read(), response.headers.get("content-type", "")
-    except urllib.error.HTTPError as error:
-        status, raw, kind = error.code, error.read(), error.headers.get("content-type", "")
-    if status not in expect:
-        raise AssertionError(f"{method} {path}: {status} {raw[:400]!r}")
-    return status, (json.loads(raw) if "json" in kind and raw else raw)
-
-
-def topology():
-    """The address of each process (run/topology.env, written by dev-up.sh)."""
-    with open(os.path.join(DEV_DIR, "run", "topology.env")) as file:
-        return dict(line.strip().split("=", 1) for line in file if "=" in line)
-
-
-def metric(base, name):
-    with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
-        for line in response.read().decode().splitlines():
-            if line.startswith(name + " "):
-                return float(line.split()[1])
-    return 0.0
-
-
-def wait_for(what, probe, timeout=20):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def in_thread(coroutine):
-    """Runs a coroutine in a thread of its own (the study itself makes blocking calls); the
-    returned list gets its result."""
-    result = []
-    thread = threading.Thread(target=lambda: result.append(asyncio.run(coroutine)), daemon=True)
-    thread.start()
-    return thread, result
-
-
-class Camera:
-    """A simulated camera on its device socket: acknowledges every command and keeps them."""
-
-    def __init__(self):
-        self.commands = []
-        self.connected = threading.Event()
-
-    async def run(self):
-        async with websockets.connect(f"{WS}/api/v1/ws/devices/cam-1") as socket:
-            await socket.send(json.dumps({"type": "status", "state": {"recording": False}}))
-            self.connected.set()
-            async for frame in socket:
-                message = json.loads(frame)
-                if message.get("type") == "command":
-                    self.commands.append(message["command"])
-                    await socket.send(json.dumps({"type": "ack", "id": message["id"], "ok": True}))
 
 
 async def live_points(token, sensor, seconds):
     """The number of ecg points a live client subscribed at 50 Hz sees while samples arrive."""
     points = 0
-    async with websockets.connect(f"{WS}/api/v1/ws/live?access_token={token}") as socket:
+    async with websockets.connect(f"{GATEWAY.ws}/api/v1/ws/live?access_token={token}") as socket:
         await socket.send(json.dumps({"type": "subscribe", "sensors": [sensor], "max_hz": 50}))
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
@@ -143,13 +67,9 @@ def post_samples(recording_start_ns):
 
 
 def study():
-    places = topology()
-    # The first admin, with the CLI on the shared store.
-    subprocess.run([os.path.join(os.environ["SRS_BIN_DIR"], "srs"), "--data-dir", os.path.join(DEV_DIR, "data"), "user", "add",
-                    "--username", "admin", "--role", "admin", "--password-stdin"], input=PASSWORD.encode(), check=True,
-                   stdout=subprocess.DEVNULL)
-    _, login = call("POST", "/api/v1/auth/login", {"username": "admin", "password": PASSWORD})
-    admin = login["access_token"]
+    processes = Topology(DEV_DIR)
+    processes.add_admin("admin", PASSWORD)
+    admin = GATEWAY.sign_in("admin", PASSWORD)
     check(bool(admin), "the admin made with the CLI signs in through the gateway")
 
     _, config = call("POST", "/api/v1/sensor-configs", {"name": "gateway study"}, admin)
@@ -165,12 +85,10 @@ def study():
     _, participant = call("POST", f"/api/v1/experiments/{eid}/participants", {"code": "P01"}, admin)
     call("POST", f"/api/v1/experiments/{eid}/participants", {"code": "P02"}, admin)
     call("POST", f"/api/v1/experiments/{eid}/activate", {}, admin)
-    _, login = call("POST", "/api/v1/auth/login", {"username": "oskar", "password": PASSWORD})
-    oskar = login["access_token"]
+    oskar = GATEWAY.sign_in("oskar", PASSWORD)
     check(True, "experiment with two tasks, an operator and two participants, activated")
 
-    camera = Camera()
-    in_thread(camera.run())
+    camera = Camera(GATEWAY).start()
     check(camera.connected.wait(10), "a simulated camera connects to its device socket through the gateway")
     wait_for("control to list the camera", lambda: any(d["sensor_id"] == "cam-1" for d in call("GET", "/api/v1/devices", token=oskar)[1]))
     check(True, "the camera is connected (listed by control through the gateway)")
@@ -179,14 +97,14 @@ def study():
     wait_for("the camera to get start_recording", lambda: "start_recording" in camera.commands, 10)
     check(True, "the camera received start_recording and acknowledged it")
 
-    before = {name: metric(places[f"SRS_{name.upper().replace('-', '_')}_URL"], "srs_ingest_samples_accepted_total") for name in ("ingest-1", "ingest-2")}
+    before = {name: processes.metric(name, "srs_ingest_samples_accepted_total") for name in ("ingest-1", "ingest-2")}
     start_ns = time.time_ns()
     live, points = in_thread(live_points(oskar, "ecg-1", 6))
     time.sleep(1)
     stored = post_samples(start_ns)
     check(stored == {"ecg": 1000, "imu": 400, "door": 40}, f"every sample posted through the gateway is stored: {stored}")
     for name in ("ingest-1", "ingest-2"):
-        after = metric(places[f"SRS_{name.upper().replace('-', '_')}_URL"], "srs_ingest_samples_accepted_total")
+        after = processes.metric(name, "srs_ingest_samples_accepted_total")
         check(after > before[name], f"{name} took part of the traffic ({after - before[name]:.0f} samples)")
     live.join()
     points = points[0]
@@ -228,6 +146,6 @@ def study():
 
 
 if __name__ == "__main__":
-    print(f"study through {GATEWAY}")
+    print(f"study through {GATEWAY_URL}")
     study()
     print("study: every check passed")

@@ -49,7 +49,12 @@ impl Devices {
     pub fn connect(&self, device: ConnectedDevice, session: actix_ws::Session) -> Connected {
         let connection = self.next_connection.fetch_add(1, Ordering::Relaxed);
         let sensor_id = device.sensor_id.clone();
-        let old = self.lock().insert(sensor_id, Held { connection, session, device, pending: HashMap::new() });
+        let old = {
+            let mut held = self.lock();
+            let old = held.insert(sensor_id, Held { connection, session, device, pending: HashMap::new() });
+            crate::metrics::devices_connected().set(held.len() as i64);
+            old
+        };
         match old {
             Some(old) => Connected::Replaced(connection, old.session),
             None => Connected::New(connection),
@@ -62,6 +67,7 @@ impl Devices {
         let mut held = self.lock();
         if held.get(sensor_id).is_some_and(|h| h.connection == connection) {
             held.remove(sensor_id);
+            crate::metrics::devices_connected().set(held.len() as i64);
             return true;
         }
         false

@@ -1,11 +1,14 @@
-//! Control metrics on `/metrics`: live sockets open, frames dropped for slow clients, and live
-//! value buckets that came too late to be shown.
+//! Control metrics on `/metrics`: device sockets this replica holds, live sockets open, frames
+//! dropped for slow clients, and live value buckets that came too late to be shown.
 
 use prometheus::{IntCounter, IntGauge};
 use srs_common::metrics::register;
 use std::sync::LazyLock;
 
 // The options are constants: a bad one is a programming error every test would catch.
+#[allow(clippy::unwrap_used)]
+static DEVICES_CONNECTED: LazyLock<IntGauge> =
+    LazyLock::new(|| register(IntGauge::new("srs_devices_connected", "Device sockets this replica holds").unwrap()));
 #[allow(clippy::unwrap_used)]
 static LIVE_CLIENTS: LazyLock<IntGauge> = LazyLock::new(|| register(IntGauge::new("srs_live_clients", "Live sockets open").unwrap()));
 #[allow(clippy::unwrap_used)]
@@ -18,7 +21,11 @@ static LATE_BUCKETS: LazyLock<IntCounter> = LazyLock::new(|| {
 });
 
 pub fn init() {
-    let _ = (&*LIVE_CLIENTS, &*DROPPED_FRAMES, &*LATE_BUCKETS);
+    let _ = (&*DEVICES_CONNECTED, &*LIVE_CLIENTS, &*DROPPED_FRAMES, &*LATE_BUCKETS);
+}
+
+pub fn devices_connected() -> &'static IntGauge {
+    &DEVICES_CONNECTED
 }
 
 pub fn live_clients() -> &'static IntGauge {
