@@ -37,8 +37,6 @@ GATEWAY_PORT=${SRS_GATEWAY_PORT:-8000}
 PROCESSES=(ingest-1:srs-ingest ingest-2:srs-ingest control-1:srs-control control-2:srs-control
     experiments:srs-experiments exporter:srs-exporter notifier:srs-notifier console:srs-console)
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-
 binary_of() {
     local entry
     for entry in "${PROCESSES[@]}"; do
@@ -117,9 +115,7 @@ urls_of() {
     (IFS=,; echo "${list[*]}")
 }
 ping_port=$(free_port)
-sed -e "s#@ADDRESS@#127.0.0.1:$GATEWAY_PORT#" -e "s#@PING_ADDRESS@#127.0.0.1:$ping_port#" \
-    -e "s#@DYNAMIC_DIR@#$PWD/proxy/dynamic#" -e "s#@ACCESS_LOG@#$LOGS/access.log#" \
-    proxy/traefik.local.yml >"$RUN/traefik.yml"
+render_traefik_config "127.0.0.1:$GATEWAY_PORT" "127.0.0.1:$ping_port" "$LOGS/access.log" "$RUN/traefik.yml"
 SRS_INGEST_URLS=$(urls_of ingest-1 ingest-2) SRS_CONTROL_URLS=$(urls_of control-1 control-2) \
     SRS_EXPERIMENTS_URLS=$(urls_of experiments) SRS_EXPORTER_URLS=$(urls_of exporter) \
     SRS_NOTIFIER_URLS=$(urls_of notifier) SRS_CONSOLE_URLS=$(urls_of console) \

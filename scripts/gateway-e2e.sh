@@ -10,7 +10,7 @@ export SRS_BIN_DIR=${SRS_BIN_DIR:-$PWD/target/debug}
 export SRS_DEV_DIR=$(mktemp -d)
 PYTHON=${SRS_TEST_PYTHON:-$PWD/.venv/bin/python}
 export PATH="$PWD/.venv/bin:$PATH"
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+source scripts/lib/setup.sh
 SMTP_PORT=$(free_port)
 INBOX=$SRS_DEV_DIR/inbox.jsonl
 

@@ -51,3 +51,13 @@ ensure_chromium() {
     say "installing chromium from the OS packages (the console's browser tests)"
     $SUDO apt-get update -q && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium || die "cannot install chromium"
 }
+
+# free_port: a TCP port nothing listens on now.
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# render_traefik_config ADDRESS PING_ADDRESS ACCESS_LOG OUT: proxy/traefik.local.yml for one
+# host, with the routes of proxy/dynamic/.
+render_traefik_config() {
+    sed -e "s#@ADDRESS@#$1#" -e "s#@PING_ADDRESS@#$2#" -e "s#@DYNAMIC_DIR@#$PWD/proxy/dynamic#" -e "s#@ACCESS_LOG@#$3#" \
+        proxy/traefik.local.yml >"$4"
+}

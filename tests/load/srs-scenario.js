@@ -2,7 +2,9 @@
 // of the example sensors file every 500 ms for 60 s, with thresholds of no failed request and
 // p99 latency under 50 ms.
 //
-//   k6 run -e SRS_URL=http://127.0.0.1:8080 tests/load/srs-scenario.js
+//   k6 run -e SRS_URL=http://127.0.0.1:8080 tests/load/srs-scenario.js     (srs serve)
+//   k6 run -e SRS_URL=http://127.0.0.1:8000 tests/load/srs-scenario.js     (through the gateway of
+//                                                                           scripts/dev-up.sh)
 //
 // SRS_VUS and SRS_DURATION shorten it (scripts/test.sh runs a smoke of it). Samples are stored
 // while a recording runs; otherwise they are accepted for the live view — both answer 200.
