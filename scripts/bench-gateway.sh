@@ -5,7 +5,8 @@
 #      500 ms, 60 s) through Traefik, then directly against one ingest replica: p50, p99,
 #      requests/s, and the gateway's overhead as ratios;
 #   2. wrk, one sample per request: directly against one ingest replica, through Traefik to
-#      that one replica, and through Traefik to both (the scaling ratio).
+#      that one replica, and through Traefik to both (the scaling ratio); and 1,000 samples per
+#      request directly and through Traefik (what the gateway costs a batching sensor).
 # BENCH_K6_DURATION (60s) and BENCH_K6_VUS (50) size the k6 runs; BENCH_SECS (15) and
 # BENCH_CONNECTIONS (64) the wrk runs.
 set -euo pipefail
@@ -57,10 +58,10 @@ k6_run gateway "$SRS_GATEWAY_URL"
 say "k6 lab scenario directly against one ingest replica"
 k6_run direct "$SRS_INGEST_1_URL"
 
-# wrk NAME URL: one sample per request; prints requests/s (warns about non-2xx answers).
+# wrk NAME URL [SAMPLES]: SAMPLES (1) per request; prints requests/s (warns about non-2xx answers).
 wrk_run() {
     local out errors
-    out=$(SAMPLES=1 wrk -t2 -c"$CONNECTIONS" -d"${SECS}s" -s scripts/bench/srs-samples.lua "$2/api/v1/samples")
+    out=$(SAMPLES=${3:-1} wrk -t2 -c"$CONNECTIONS" -d"${SECS}s" -s scripts/bench/srs-samples.lua "$2/api/v1/samples")
     errors=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
     [ -z "$errors" ] || echo "  warning: $1 had $errors non-2xx answers" >&2
     echo "$out" | awk '/Requests\/sec/ {print $2}'
@@ -69,11 +70,14 @@ say "wrk, one sample per request"
 direct=$(wrk_run direct "$SRS_INGEST_1_URL")
 one=$(wrk_run gateway-1 "http://127.0.0.1:$one_port")
 two=$(wrk_run gateway-2 "$SRS_GATEWAY_URL")
+say "wrk, 1,000 samples per request"
+batch_direct=$(wrk_run direct-1000 "$SRS_INGEST_1_URL" 1000)
+batch_gateway=$(wrk_run gateway-1000 "http://127.0.0.1:$one_port" 1000)
 
-python3 - "$SRS_DEV_DIR" "$direct" "$one" "$two" "$K6_VUS" "$K6_DURATION" "$SECS" "$CONNECTIONS" <<'PY'
+python3 - "$SRS_DEV_DIR" "$direct" "$one" "$two" "$batch_direct" "$batch_gateway" "$K6_VUS" "$K6_DURATION" "$SECS" "$CONNECTIONS" <<'PY'
 import json, sys
-dev_dir, direct, one, two = sys.argv[1], *map(float, sys.argv[2:5])
-vus, duration, secs, connections = sys.argv[5:9]
+dev_dir, direct, one, two, batch_direct, batch_gateway = sys.argv[1], *map(float, sys.argv[2:7])
+vus, duration, secs, connections = sys.argv[7:11]
 def k6(name):
     summary = json.load(open(f"{dev_dir}/{name}.json"))["metrics"]
     latency = summary["http_req_duration"]
@@ -88,4 +92,7 @@ print(f"  wrk, 1 sample per request, -c{connections}, {secs} s:")
 print(f"    directly against one ingest        {direct:>10,.0f} req/s")
 print(f"    through Traefik, one ingest        {one:>10,.0f} req/s   {one / direct:.2f}x direct")
 print(f"    through Traefik, two ingest        {two:>10,.0f} req/s   {two / one:.2f}x one replica (scaling)")
+print(f"  wrk, 1,000 samples per request:")
+print(f"    directly against one ingest        {batch_direct * 1000:>10,.0f} samples/s")
+print(f"    through Traefik, one ingest        {batch_gateway * 1000:>10,.0f} samples/s   {batch_gateway / batch_direct:.2f}x direct")
 PY

@@ -70,10 +70,8 @@ fn redirect(to: &'static str) -> HttpResponse {
     response.finish()
 }
 
+/// The Content-Security-Policy; the server adds nosniff, no framing and the referrer policy to
+/// every answer (srs_common::http::server).
 fn secure(response: &mut actix_web::HttpResponseBuilder) {
-    response
-        .insert_header((header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY)))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::REFERRER_POLICY, "same-origin"))
-        .insert_header((header::X_FRAME_OPTIONS, "DENY"));
+    response.insert_header((header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY)));
 }
