@@ -11,10 +11,7 @@
 # BENCH_CONNECTIONS (64) the wrk runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-AMQP_URL=${SRS_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
-VENV=.venv
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+AMQP_URL=${SRS_AMQP_URL:-}
 source scripts/lib/setup.sh
 SECS=${BENCH_SECS:-15}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
@@ -46,7 +43,8 @@ render_traefik_config "127.0.0.1:$one_port" "127.0.0.1:$(free_port)" "$SRS_DEV_D
 SRS_INGEST_URLS=$SRS_INGEST_1_URL SRS_CONSOLE_URLS=$SRS_CONSOLE_URL SRS_EXPERIMENTS_URLS=$SRS_EXPERIMENTS_URL \
     "$VENV/bin/traefik" --configFile="$SRS_DEV_DIR/run/traefik-one.yml" >"$SRS_DEV_DIR/logs/traefik-one.log" 2>&1 &
 ONE_REPLICA_PID=$!
-for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$one_port/api/v1/openapi.json" && break; sleep 0.1; done
+for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$one_port/api/v1/openapi.json" && break; sleep 0.1; done
+curl -sf -o /dev/null "http://127.0.0.1:$one_port/api/v1/openapi.json" || die "the one-replica Traefik does not route"
 
 # k6 NAME URL: the scenario's summary as JSON in $SRS_DEV_DIR/NAME.json (thresholds may fail).
 k6_run() {

@@ -22,10 +22,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-AMQP_URL=${SRS_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
-VENV=.venv
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+AMQP_URL=${SRS_AMQP_URL:-}
 source scripts/lib/setup.sh
 
 DEV_DIR=$(mkdir -p "${SRS_DEV_DIR:-.dev}" && cd "${SRS_DEV_DIR:-.dev}" && pwd)
@@ -124,10 +121,9 @@ echo $! >"$RUN/traefik.pid"
 echo "$ping_port" >"$RUN/traefik.port"
 wait_ready traefik "http://127.0.0.1:$ping_port/ping"
 # Traefik reads the routes just after it answers its ping: wait until the gateway routes.
-for _ in $(seq 1 100); do
-    [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GATEWAY_PORT/api/v1/openapi.json")" = 200 ] && break
-    sleep 0.1
-done
+gateway_routes() { [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GATEWAY_PORT/api/v1/openapi.json")" = 200 ]; }
+for _ in $(seq 1 100); do gateway_routes && break; sleep 0.1; done
+gateway_routes || die "Traefik does not route after 10 s; see $LOGS/traefik.log"
 
 printf '%s\n' "${topology[@]}" >"$RUN/topology.env"
 echo "logs: $LOGS"

@@ -5,13 +5,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-AMQP_URL=${SRS_TEST_AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
-export SRS_TEST_AMQP_URL=$AMQP_URL
-VENV=.venv
-SUDO=""
-[ "$(id -u)" -eq 0 ] || SUDO="sudo"
-
+AMQP_URL=${SRS_TEST_AMQP_URL:-}
 source scripts/lib/setup.sh
+export SRS_TEST_AMQP_URL=$AMQP_URL
 
 ensure_rabbitmq
 ensure_venv

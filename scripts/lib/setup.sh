@@ -1,6 +1,11 @@
-# Sourced by scripts/test.sh and scripts/dev-up.sh: what a fresh machine needs installed and
-# running. Expects AMQP_URL (the broker), VENV (the Python tools' virtualenv) and SUDO ("" when
-# root, else "sudo") to be set by the caller.
+# Sourced by the scripts that need the machine set up (test.sh, dev-up.sh, gateway-e2e.sh,
+# bench-gateway.sh): what a fresh machine needs installed and running. AMQP_URL (the broker)
+# may be set before; VENV (the Python tools' virtualenv) and SUDO are set here.
+
+AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}
+VENV=.venv
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
 
 say() { printf '\n==> %s\n' "$*"; }
 die() { printf '\nFAIL: %s\n' "$*" >&2; exit 1; }

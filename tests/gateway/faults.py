@@ -98,6 +98,8 @@ class Sensors:
         self.gateway = gateway
         self.acknowledged = []
         self.retries = 0
+        # What stopped a client for good (an answer a retry cannot mend): the test fails on it.
+        self.failures = []
         self.stop = threading.Event()
         self.lock = threading.Lock()
         self.next_ts = time.time_ns()
@@ -115,6 +117,13 @@ class Sensors:
         return [first + i * 1_000 for i in range(count)]
 
     def post(self, client):
+        try:
+            self.post_until_stopped(client)
+        except Exception as error:  # noqa: BLE001 - any failure ends the client; halt() reports it
+            with self.lock:
+                self.failures.append(f"client {client}: {error!r}")
+
+    def post_until_stopped(self, client):
         sensor = "ecg-1" if client % 2 == 0 else "imu-left"
         values = {"lead_i": 0.1, "lead_ii": -0.1} if sensor == "ecg-1" else {"acc_x": 0.1, "acc_z": 9.81}
         number = 0
@@ -141,9 +150,12 @@ class Sensors:
         self.stop.set()
         for thread in self.threads:
             thread.join(30)
+        assert not any(thread.is_alive() for thread in self.threads), "a posting client did not stop"
+        assert not self.failures, f"posting clients failed: {self.failures}"
 
     def count(self):
         with self.lock:
+            assert not self.failures, f"posting clients failed: {self.failures}"
             return len(self.acknowledged)
 
 
