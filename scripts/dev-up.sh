@@ -94,13 +94,23 @@ echo "$BIN_DIR" >"$RUN/bin_dir"
 [ -e "$DATA/jwt/public.pem" ] || "$BIN_DIR/srs" --data-dir "$DATA" keys generate --out "$DATA/jwt" >/dev/null
 
 topology=("SRS_GATEWAY_URL=http://127.0.0.1:$GATEWAY_PORT")
-for entry in "${PROCESSES[@]}"; do
-    name=${entry%%:*}
-    free_port >"$RUN/$name.port"
-    start_process "$name"
-    topology+=("SRS_$(echo "${name//-/_}" | tr '[:lower:]' '[:upper:]')_URL=http://127.0.0.1:$(cat "$RUN/$name.port")")
+# Every port at once, all distinct: a port picked while an earlier process has not bound its
+# own yet could be the same one.
+ports=($(python3 -c 'import socket, sys
+sockets = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in sockets: s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in sockets))' "${#PROCESSES[@]}"))
+for index in "${!PROCESSES[@]}"; do
+    name=${PROCESSES[$index]%%:*}
+    echo "${ports[$index]}" >"$RUN/$name.port"
+    topology+=("SRS_$(echo "${name//-/_}" | tr '[:lower:]' '[:upper:]')_URL=http://127.0.0.1:${ports[$index]}")
 done
-for entry in "${PROCESSES[@]}"; do
+# The first process creates and migrates a new store alone; then the others start together.
+first=${PROCESSES[0]%%:*}
+start_process "$first"
+wait_ready "$first" "http://127.0.0.1:$(cat "$RUN/$first.port")/readyz"
+for entry in "${PROCESSES[@]:1}"; do start_process "${entry%%:*}"; done
+for entry in "${PROCESSES[@]:1}"; do
     name=${entry%%:*}
     wait_ready "$name" "http://127.0.0.1:$(cat "$RUN/$name.port")/readyz"
 done
