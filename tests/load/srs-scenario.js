@@ -6,7 +6,9 @@
 //   k6 run -e SRS_URL=http://127.0.0.1:8000 tests/load/srs-scenario.js     (through the gateway of
 //                                                                           scripts/dev-up.sh)
 //
-// SRS_VUS and SRS_DURATION shorten it (scripts/test.sh runs a smoke of it). Samples are stored
+// SRS_VUS and SRS_DURATION shorten it (scripts/test.sh runs a smoke of it); SRS_P99_MS moves the
+// latency threshold (the smoke's debug builds on a shared machine measure no speed, so it only
+// catches a stall there; the speed figures come from full runs of release builds). Samples are stored
 // while a recording runs; otherwise they are accepted for the live view — both answer 200.
 import http from "k6/http";
 import { check, sleep } from "k6";
@@ -24,7 +26,7 @@ export const options = {
   },
   thresholds: {
     http_req_failed: ["rate==0"],
-    http_req_duration: ["p(99)<50"],
+    http_req_duration: [`p(99)<${Number(__ENV.SRS_P99_MS || 50)}`],
   },
 };
 
