@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Stops what scripts/dev-up.sh started: Traefik first (no new requests), then every service with
-# SIGTERM (they finish in-flight requests and commit what they accepted), SIGKILL after 30 s.
+# SIGTERM (they finish in-flight requests and commit what they accepted), SIGKILL after 30 s,
+# then Mosquitto.
 # The data and logs stay in SRS_DEV_DIR (default .dev); `--purge` removes them too. RabbitMQ is
 # left running.
 set -uo pipefail
@@ -24,9 +25,12 @@ stop() {
 if [ -d "$RUN" ]; then
     stop "$RUN/traefik.pid"
     for pid_file in "$RUN"/*.pid; do
+        [ "$pid_file" = "$RUN/mosquitto.pid" ] && continue
         [ -e "$pid_file" ] && stop "$pid_file" &
     done
     wait
+    # The broker last: the ingest replicas acknowledge what they committed on their way out.
+    stop "$RUN/mosquitto.pid"
 fi
 if [ "${1:-}" = "--purge" ]; then
     rm -rf "$DEV_DIR"

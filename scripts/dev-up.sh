@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The production topology as processes on this host: RabbitMQ (started if nothing answers),
-# the six services as separate binaries — two ingest and two control replicas — and Traefik
-# (from the project's virtualenv) in front of them with the routes of proxy/. Everything is
-# reached through one port, printed as `gateway: http://127.0.0.1:PORT` once every process is
-# ready. Stop it with scripts/dev-down.sh.
+# Mosquitto with the deployment's configuration (compose/mosquitto/: password file and ACL),
+# the six services as separate binaries — two ingest and two control replicas, the ingest ones
+# sharing the broker's subscription — and Traefik (from the project's virtualenv) in front of
+# them with the routes of proxy/. Everything HTTP is reached through one port, printed as
+# `gateway: http://127.0.0.1:PORT` once every process is ready, and sensors publish to
+# `mqtt: mqtt://127.0.0.1:PORT` (user = sensor id, password SRS_DEV_SENSOR_PASSWORD, default
+# sensor-dev-password). Stop it with scripts/dev-down.sh.
 #
 #   scripts/dev-up.sh                 build (release) and start
 #   scripts/dev-up.sh restart NAME    start one process again (after a crash), e.g. ingest-1
@@ -17,6 +20,7 @@
 #                      target/debug)
 #   SRS_MONGODB_URI    store in this MongoDB (a replica set) instead of the shared SQLite file
 #   SRS_AMQP_URL       the broker (default amqp://guest:guest@127.0.0.1:5672/%2f)
+#   SRS_MQTT_PORT      the MQTT broker's port (default: a free one)
 # Any SRS__SECTION__KEY setting in the environment reaches every service (e.g. the notifier's
 # mail relay), as do Traefik's SRS_GATEWAY_* limits (proxy/dynamic/srs.yml).
 set -euo pipefail
@@ -47,11 +51,14 @@ start_process() {
     local name=$1 binary port
     binary=$(binary_of "$name")
     port=$(cat "$RUN/$name.port")
-    local store=(SRS__STORE__BACKEND=sqlite)
+    local store=(SRS__STORE__BACKEND=sqlite) mqtt=()
+    # Each ingest replica has its own client id: its persistent session at the broker.
+    case $name in ingest-*) mqtt=("SRS__MQTT__URL=mqtt://127.0.0.1:$(cat "$RUN/mosquitto.port")" SRS__MQTT__USERNAME=srs-ingest
+        "SRS__MQTT__PASSWORD=$(cat "$RUN/mqtt-ingest-password")" "SRS__MQTT__CLIENT_ID=srs-$name") ;; esac
     [ -n "${SRS_MONGODB_URI:-}" ] && store=(SRS__STORE__BACKEND=mongodb "SRS__STORE__MONGODB_URI=$SRS_MONGODB_URI")
     env SRS__SERVER__LISTEN="127.0.0.1:$port" SRS__DATA__DIR="$DATA" SRS__LOG__FORMAT=json \
         SRS__BUS__BACKEND=amqp SRS__BUS__AMQP_URL="$AMQP_URL" "${store[@]}" \
-        SRS__SERVER__BEHIND_PROXY=true SRS__SERVER__TRUSTED_PROXIES=127.0.0.1 \
+        SRS__SERVER__BEHIND_PROXY=true SRS__SERVER__TRUSTED_PROXIES=127.0.0.1 "${mqtt[@]}" \
         "$BIN_DIR/$binary" >>"$LOGS/$name.log" 2>&1 &
     echo $! >"$RUN/$name.pid"
 }
@@ -79,6 +86,7 @@ fi
 port_open 127.0.0.1 "$GATEWAY_PORT" && die "port $GATEWAY_PORT is taken (SRS_GATEWAY_PORT chooses another)"
 
 ensure_rabbitmq
+ensure_mosquitto_installed
 ensure_venv
 if [ -n "${SRS_BIN_DIR:-}" ]; then
     BIN_DIR=$(cd "$SRS_BIN_DIR" && pwd)
@@ -93,7 +101,19 @@ echo "$BIN_DIR" >"$RUN/bin_dir"
 # One key pair for every service, made before any starts (each would otherwise make its own).
 [ -e "$DATA/jwt/public.pem" ] || "$BIN_DIR/srs" --data-dir "$DATA" keys generate --out "$DATA/jwt" >/dev/null
 
-topology=("SRS_GATEWAY_URL=http://127.0.0.1:$GATEWAY_PORT")
+# The sensors' broker, with the deployment's password file and ACL.
+mqtt_port=${SRS_MQTT_PORT:-$(free_port)}
+port_open 127.0.0.1 "$mqtt_port" && die "port $mqtt_port is taken (SRS_MQTT_PORT chooses another)"
+[ -e "$RUN/mqtt-ingest-password" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(24))' >"$RUN/mqtt-ingest-password"
+render_mosquitto_config "$DEV_DIR/mosquitto" "$mqtt_port" "$(cat "$RUN/mqtt-ingest-password")" "${SRS_DEV_SENSOR_PASSWORD:-sensor-dev-password}"
+sed -i "s#^log_dest stdout#log_dest file $LOGS/mosquitto.log#" "$DEV_DIR/mosquitto/mosquitto.conf"
+"$(mosquitto_binary)" -c "$DEV_DIR/mosquitto/mosquitto.conf" >>"$LOGS/mosquitto.log" 2>&1 &
+echo $! >"$RUN/mosquitto.pid"
+echo "$mqtt_port" >"$RUN/mosquitto.port"
+for _ in $(seq 1 50); do port_open 127.0.0.1 "$mqtt_port" && break; sleep 0.1; done
+port_open 127.0.0.1 "$mqtt_port" || die "Mosquitto did not start; see $LOGS/mosquitto.log"
+
+topology=("SRS_GATEWAY_URL=http://127.0.0.1:$GATEWAY_PORT" "SRS_MQTT_URL=mqtt://127.0.0.1:$mqtt_port")
 # Every port at once, all distinct: a port picked while an earlier process has not bound its
 # own yet could be the same one.
 ports=($(python3 -c 'import socket, sys
@@ -137,4 +157,5 @@ gateway_routes || die "Traefik does not route after 10 s; see $LOGS/traefik.log"
 
 printf '%s\n' "${topology[@]}" >"$RUN/topology.env"
 echo "logs: $LOGS"
+echo "mqtt: mqtt://127.0.0.1:$mqtt_port"
 echo "gateway: http://127.0.0.1:$GATEWAY_PORT"

@@ -10,6 +10,7 @@ source scripts/lib/setup.sh
 export SRS_TEST_AMQP_URL=$AMQP_URL
 
 ensure_rabbitmq
+ensure_mosquitto
 ensure_venv
 ensure_chromium
 export PATH="$PWD/$VENV/bin:$PATH"
@@ -48,7 +49,7 @@ step "lints (cargo clippy -D warnings)" cargo clippy --workspace --all-targets -
 step "deployment file schemas (.gitlab-ci.yml, compose files, swarm stack)" check_deployment_files
 # Before the Rust tests: srs-console's tests read the built app.
 step "console (type check, lint, unit tests, build)" scripts/console.sh check
-step "tests (unit, API, store contract, bus against RabbitMQ)" run_tests
+step "tests (unit, API, store contract, bus against RabbitMQ, MQTT against Mosquitto)" run_tests
 # The MongoDB suites are ignored tests: they need a MongoDB replica set, which the GitLab
 # pipeline provides and a development machine cannot install.
 if [ -n "${SRS_TEST_MONGODB_URI:-}" ]; then

@@ -37,6 +37,58 @@ ensure_rabbitmq() {
     die "RabbitMQ did not start on $host:$port"
 }
 
+# Mosquitto and its clients from the OS packages.
+ensure_mosquitto_installed() {
+    command -v mosquitto >/dev/null 2>&1 && command -v mosquitto_passwd >/dev/null 2>&1 && return 0
+    [ -x /usr/sbin/mosquitto ] && command -v mosquitto_passwd >/dev/null 2>&1 && return 0
+    say "installing Mosquitto from the OS packages"
+    $SUDO apt-get update -q && $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q mosquitto mosquitto-clients \
+        || die "cannot install mosquitto"
+}
+
+mosquitto_binary() { command -v mosquitto 2>/dev/null || echo /usr/sbin/mosquitto; }
+
+# The MQTT broker the tests use (SRS_TEST_MQTT_URL, default 127.0.0.1:1883): started (anonymous,
+# local only) when nothing answers there.
+ensure_mosquitto() {
+    local url=${SRS_TEST_MQTT_URL:-mqtt://127.0.0.1:1883} host port
+    host=$(echo "$url" | sed -E 's#^[a-z]+://([^:/]+).*#\1#')
+    port=$(echo "$url" | sed -nE 's#^[a-z]+://[^:/]+:([0-9]+).*#\1#p')
+    port=${port:-1883}
+    port_open "$host" "$port" && return 0
+    case $host in 127.0.0.1|localhost) ;; *) die "no MQTT broker answers at $host:$port (SRS_TEST_MQTT_URL)";; esac
+    ensure_mosquitto_installed
+    say "no MQTT broker on $host:$port: starting Mosquitto"
+    mkdir -p .test-mosquitto
+    printf 'listener %s 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n' "$port" >.test-mosquitto/mosquitto.conf
+    "$(mosquitto_binary)" -c .test-mosquitto/mosquitto.conf -d || die "Mosquitto did not start"
+    for _ in $(seq 1 50); do
+        port_open "$host" "$port" && return 0
+        sleep 0.1
+    done
+    die "Mosquitto did not start on $host:$port"
+}
+
+# Renders the deployment's broker configuration (compose/mosquitto/: password file, ACL, queue
+# limits) into DIR for a broker on 127.0.0.1:PORT, with the users `srs-ingest` (password
+# INGEST_PASSWORD) and every sensor of the example sensors file (password SENSOR_PASSWORD).
+render_mosquitto_config() {
+    local dir=$1 port=$2 ingest_password=$3 sensor_password=$4 sensor
+    mkdir -p "$dir/conf.d" "$dir/data"
+    sed -e "s#/mosquitto/config/conf.d#$dir/conf.d#; s#/mosquitto/config/#$dir/#; s#/mosquitto/data/#$dir/data/#" \
+        -e "s#^listener 1883\$#listener $port 127.0.0.1#" compose/mosquitto/mosquitto.conf >"$dir/mosquitto.conf"
+    # Started by root, Mosquitto would switch to its own user, which cannot read these files.
+    echo "user $(id -un)" >>"$dir/mosquitto.conf"
+    cp compose/mosquitto/acl "$dir/acl"
+    rm -f "$dir/passwd"
+    touch "$dir/passwd"
+    chmod 600 "$dir/passwd"
+    mosquitto_passwd -b "$dir/passwd" srs-ingest "$ingest_password"
+    for sensor in $(python3 -c 'import json; print(" ".join(s["id"] for s in json.load(open("config/sensors.example.json"))["sensors"]))'); do
+        mosquitto_passwd -b "$dir/passwd" "$sensor" "$sensor_password"
+    done
+}
+
 ensure_venv() {
     local stamp="$VENV/.requirements.sha256" want
     want=$(sha256sum scripts/requirements-test.txt | cut -d' ' -f1)

@@ -85,7 +85,7 @@ class Topology:
 
 
 def metric_of(base, name):
-    """The value of an unlabelled metric on `base`/metrics (0 when absent)."""
+    """The value of a metric on `base`/metrics, labels included as /metrics prints them (0 when absent)."""
     with urllib.request.urlopen(f"{base}/metrics", timeout=10) as response:
         for line in response.read().decode().splitlines():
             if line.startswith(name + " "):

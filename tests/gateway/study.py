@@ -3,7 +3,8 @@
 two control replicas, the other services, RabbitMQ and Traefik), reaching SRS only through the
 gateway's port: admin made with the CLI, sign-in, sensor config, experiment with tasks, an
 operator and participants, activation, a simulated camera, a recording (the camera is told to
-start and stop and acknowledges), sensors posting (each ingest replica gets traffic), a live
+start and stop and acknowledges), sensors posting (each ingest replica gets traffic), a sensor
+publishing over MQTT to the topology's Mosquitto (its ACL refusing another sensor's topic), a live
 client seeing their values, an export downloaded and read back with pyarrow, and the
 export-completed email received by a real SMTP server (aiosmtpd).
 
@@ -15,6 +16,7 @@ import asyncio
 import io
 import json
 import os
+import subprocess
 import sys
 import time
 
@@ -67,6 +69,20 @@ def post_samples(recording_start_ns):
     return stored
 
 
+def publish_over_mqtt(mqtt_url, recording_start_ns):
+    """door-1 publishes 10 samples as mosquitto_pub does (QoS 1, its own user and topic); a
+    publish to another sensor's topic is refused by the broker's ACL. Returns the samples sent."""
+    host, port = mqtt_url.removeprefix("mqtt://").split(":")
+    login = ["-V", "mqttv5", "-h", host, "-p", port, "-u", "door-1", "-P", "sensor-dev-password", "-q", "1"]
+    lines = "".join(json.dumps({"id": f"door-mqtt:{n}", "ts": recording_start_ns + 5_000_000_000 + n, "values": {"open": n % 2 == 0}}) + "\n"
+                    for n in range(10))
+    subprocess.run(["mosquitto_pub", *login, "-t", "srs/samples/door-1", "-l"], input=lines.encode(), check=True, timeout=30)
+    refused = subprocess.run(["mosquitto_pub", *login, "-t", "srs/samples/ecg-1", "-m", '{"values": {"lead_i": 1}}'],
+                             capture_output=True, text=True, timeout=30)
+    check("Not authorized" in refused.stderr, f"the broker's ACL refuses door-1 publishing as ecg-1 ({refused.stderr.strip()})")
+    return 10
+
+
 def study():
     processes = Topology(DEV_DIR)
     processes.add_admin("admin", PASSWORD)
@@ -104,6 +120,13 @@ def study():
     time.sleep(1)
     stored = post_samples(start_ns)
     check(stored == {"ecg": 1000, "imu": 400, "door": 40}, f"every sample posted through the gateway is stored: {stored}")
+    mqtt_before = {name: processes.metric(name, 'srs_ingest_mqtt_samples_total{broker="mqtt"}') for name in ("ingest-1", "ingest-2")}
+    published = publish_over_mqtt(processes.urls["SRS_MQTT_URL"], start_ns)
+    mqtt_taken = lambda: {name: processes.metric(name, 'srs_ingest_mqtt_samples_total{broker="mqtt"}') - mqtt_before[name] for name in mqtt_before}
+    wait_for("ingest to commit the MQTT samples", lambda: sum(mqtt_taken().values()) >= published, 15)
+    taken = mqtt_taken()
+    check(all(n > 0 for n in taken.values()), f"both ingest replicas took MQTT messages from the shared subscription: {taken}")
+    stored["door"] += published
     for name in ("ingest-1", "ingest-2"):
         after = processes.metric(name, "srs_ingest_samples_accepted_total")
         check(after > before[name], f"{name} took part of the traffic ({after - before[name]:.0f} samples)")
@@ -130,7 +153,7 @@ def study():
             check(table.num_rows == file["rows"], f"{file['path']}: {table.num_rows} rows read back with pyarrow")
             kind = file["path"].rsplit("/", 1)[1].removesuffix(".parquet")
             rows[kind] = rows.get(kind, 0) + table.num_rows
-    check(rows == {"ecg": 1000, "imu": 400, "door": 40}, f"the downloaded Parquet files hold every stored sample once: {rows}")
+    check(rows == {"ecg": 1000, "imu": 400, "door": 50}, f"the downloaded Parquet files hold every stored sample once: {rows}")
 
     def export_mail():
         if not os.path.exists(INBOX):

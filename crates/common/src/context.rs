@@ -14,6 +14,8 @@ pub struct AppContext {
     pub bus: DynBus,
     pub sensors: Arc<SensorCatalog>,
     pub jwt: Arc<JwtKeys>,
+    /// What a service adds to `/readyz` (ingest: its MQTT brokers).
+    pub readiness: Arc<crate::readiness::ReadinessChecks>,
 }
 
 /// Why start-up failed, as one line for the operator.
@@ -37,6 +39,6 @@ impl AppContext {
         let store = crate::store::open(&settings).await?;
         let jwt = Arc::new(JwtKeys::load(&settings)?);
         let bus = crate::bus::open(&settings).await?;
-        Ok(Self { settings: Arc::new(settings), store, bus, sensors, jwt })
+        Ok(Self { settings: Arc::new(settings), store, bus, sensors, jwt, readiness: Arc::default() })
     }
 }

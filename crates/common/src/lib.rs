@@ -13,6 +13,7 @@ pub mod http;
 pub mod live_values;
 pub mod metrics;
 pub mod model;
+pub mod readiness;
 pub mod sensors;
 pub mod service;
 pub mod settings;

@@ -19,13 +19,13 @@ pub struct Service {
     pub openapi: fn() -> utoipa::openapi::OpenApi,
     /// Spawns its background work on `background` and returns its routes.
     pub start: fn(&AppContext, &Background) -> anyhow::Result<Mount>,
-    /// Its own settings section, if it has one.
-    pub settings: Option<&'static SettingsSection>,
+    /// Its own settings sections (ingest has three: `ingest`, `mqtt` and `ttn`).
+    pub settings: &'static [&'static SettingsSection],
 }
 
 /// The settings sections of `services`, for [`Settings::load`].
 pub fn sections(services: &[&Service]) -> Vec<&'static SettingsSection> {
-    services.iter().filter_map(|service| service.settings).collect()
+    services.iter().flat_map(|service| service.settings.iter().copied()).collect()
 }
 
 /// A started set of services: the server (already accepting), its background work and context.

@@ -36,7 +36,10 @@ async fn context(dir: &Path) -> (AppContext, Arc<MemoryBus>) {
     let bus = Arc::new(MemoryBus::new(3));
     let sensors = Arc::new(SensorCatalog::load(Path::new("")).expect("sensors"));
     let jwt = Arc::new(srs_common::auth::jwt::JwtKeys::ephemeral("srs", "srs").expect("keys"));
-    (AppContext { settings: Arc::new(settings), store: Arc::new(store), bus: bus.clone(), sensors, jwt }, bus)
+    (
+        AppContext { settings: Arc::new(settings), store: Arc::new(store), bus: bus.clone(), sensors, jwt, readiness: Default::default() },
+        bus,
+    )
 }
 
 fn test_routes() -> Mount {

@@ -4,6 +4,7 @@
 
 pub mod harness;
 pub mod lab;
+pub mod mqtt;
 pub mod small_disk;
 
 use std::io::{BufRead, BufReader};

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use utoipa::OpenApi;
 
 /// The console service.
-pub const SERVICE: Service = Service { name: "console", openapi, start, settings: None };
+pub const SERVICE: Service = Service { name: "console", openapi, start, settings: &[] };
 
 fn start(_context: &AppContext, _background: &Background) -> anyhow::Result<Mount> {
     if !files::built() {

@@ -35,7 +35,7 @@ use tokio_util::sync::CancellationToken;
 use utoipa::OpenApi;
 
 /// The control service.
-pub const SERVICE: Service = Service { name: "control", openapi, start, settings: Some(&settings::SECTION) };
+pub const SERVICE: Service = Service { name: "control", openapi, start, settings: &[&settings::SECTION] };
 
 /// How often the status socket's state is re-read even without an event.
 const RESYNC: Duration = Duration::from_secs(5);

@@ -24,7 +24,7 @@ use login::LoginLimits;
 pub use routes::users::{create_user, NewUser, MIN_PASSWORD_CHARS};
 
 /// The experiments service (its settings are the common `[auth]` section).
-pub const SERVICE: Service = Service { name: "experiments", openapi, start, settings: None };
+pub const SERVICE: Service = Service { name: "experiments", openapi, start, settings: &[] };
 
 /// The routes; logins are throttled per account and per client address as `[auth]` says.
 fn start(context: &AppContext, _: &Background) -> anyhow::Result<Mount> {

@@ -33,7 +33,7 @@ use std::sync::Arc;
 use utoipa::OpenApi;
 
 /// The exporter service.
-pub const SERVICE: Service = Service { name: "exporter", openapi, start, settings: Some(&settings::SECTION) };
+pub const SERVICE: Service = Service { name: "exporter", openapi, start, settings: &[&settings::SECTION] };
 
 /// Starts the export workers on `background` and returns the routes.
 fn start(context: &AppContext, background: &Background) -> anyhow::Result<Mount> {

@@ -1,7 +1,8 @@
 //! Ingest metrics on `/metrics`: samples accepted, stored, duplicates and rejected by reason;
-//! committed batch sizes and commit latency; samples waiting in the queue.
+//! committed batch sizes and commit latency; samples waiting in the queue; per MQTT broker
+//! (`mqtt`, `ttn_mqtt`) messages, refusals by reason, reconnects and whether it is connected.
 
-use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, Opts};
+use prometheus::{Histogram, HistogramOpts, IntCounter, IntCounterVec, IntGauge, IntGaugeVec, Opts};
 use srs_common::metrics::register;
 use std::sync::LazyLock;
 
@@ -36,6 +37,54 @@ static COMMIT_SECONDS: LazyLock<Histogram> = LazyLock::new(|| {
 static QUEUE_DEPTH: LazyLock<IntGauge> =
     LazyLock::new(|| register(IntGauge::new("srs_ingest_queue_samples", "Samples waiting to be committed").unwrap()));
 
+#[allow(clippy::unwrap_used)]
+static MQTT_MESSAGES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(IntCounterVec::new(Opts::new("srs_ingest_mqtt_messages_total", "MQTT messages received, by broker"), &["broker"]).unwrap())
+});
+#[allow(clippy::unwrap_used)]
+static MQTT_SAMPLES: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(Opts::new("srs_ingest_mqtt_samples_total", "Valid samples in MQTT messages, by broker"), &["broker"]).unwrap(),
+    )
+});
+#[allow(clippy::unwrap_used)]
+static MQTT_REJECTED: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(
+            Opts::new("srs_ingest_mqtt_rejected_total", "MQTT messages refused (nothing stored), by broker and reason (problem code)"),
+            &["broker", "reason"],
+        )
+        .unwrap(),
+    )
+});
+#[allow(clippy::unwrap_used)]
+static MQTT_RECONNECTS: LazyLock<IntCounterVec> = LazyLock::new(|| {
+    register(
+        IntCounterVec::new(Opts::new("srs_ingest_mqtt_reconnects_total", "Lost or failed MQTT connections, by broker"), &["broker"])
+            .unwrap(),
+    )
+});
+#[allow(clippy::unwrap_used)]
+static MQTT_CONNECTED: LazyLock<IntGaugeVec> = LazyLock::new(|| {
+    register(IntGaugeVec::new(Opts::new("srs_ingest_mqtt_connected", "1 while connected to the MQTT broker"), &["broker"]).unwrap())
+});
+
+pub fn mqtt_message(broker: &str) {
+    MQTT_MESSAGES.with_label_values(&[broker]).inc();
+}
+pub fn mqtt_samples(broker: &str, samples: usize) {
+    MQTT_SAMPLES.with_label_values(&[broker]).inc_by(samples as u64);
+}
+pub fn mqtt_rejected(broker: &str, reason: &str) {
+    MQTT_REJECTED.with_label_values(&[broker, reason]).inc();
+}
+pub fn mqtt_reconnect(broker: &str) {
+    MQTT_RECONNECTS.with_label_values(&[broker]).inc();
+}
+pub fn mqtt_connected(broker: &str, connected: bool) {
+    MQTT_CONNECTED.with_label_values(&[broker]).set(i64::from(connected));
+}
+
 pub fn accepted() -> &'static IntCounter {
     &ACCEPTED
 }
@@ -61,4 +110,5 @@ pub fn queue_depth() -> &'static IntGauge {
 /// Registers every ingest metric, so `/metrics` lists them (at zero) from the start.
 pub fn init() {
     let _ = (&*ACCEPTED, &*STORED, &*DUPLICATES, &*REJECTED, &*BATCH_SIZE, &*COMMIT_SECONDS, &*QUEUE_DEPTH);
+    let _ = (&*MQTT_MESSAGES, &*MQTT_SAMPLES, &*MQTT_REJECTED, &*MQTT_RECONNECTS, &*MQTT_CONNECTED);
 }

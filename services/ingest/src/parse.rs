@@ -32,6 +32,17 @@ pub enum Format {
 }
 
 impl Format {
+    /// The format of a body that came without a content type (an MQTT message without one):
+    /// JSON when it is one value (an object, possibly over several lines, or an array),
+    /// NDJSON when more values follow the first.
+    pub fn sniff(body: &[u8]) -> Self {
+        let mut values = serde_json::Deserializer::from_slice(body).into_iter::<serde::de::IgnoredAny>();
+        match (values.next(), values.next()) {
+            (Some(Ok(_)), Some(_)) => Format::Ndjson,
+            _ => Format::Json,
+        }
+    }
+
     pub fn from_content_type(content_type: &str) -> Option<Self> {
         match content_type.to_ascii_lowercase().as_str() {
             "application/json" => Some(Format::Json),
@@ -175,6 +186,14 @@ mod tests {
         assert_eq!(parsed.samples[1].1.ts.map(RawValue::get), Some("5"));
         let lines = b"{\"sensor_id\": \"a\", \"values\": {}}\n\n{\"sensor_id\": \"b\", \"values\": {}}\n";
         assert_eq!(parse(lines, Format::Ndjson, 10).expect("ndjson").samples.len(), 2);
+    }
+
+    #[test]
+    fn sniffs_json_and_ndjson() {
+        assert_eq!(Format::sniff(b"{\n  \"values\": {}\n}\n"), Format::Json);
+        assert_eq!(Format::sniff(b"[{\"values\": {}}]"), Format::Json);
+        assert_eq!(Format::sniff(b"{\"values\": {}}\n{\"values\": {}}\n"), Format::Ndjson);
+        assert_eq!(Format::sniff(b"{\"values\": "), Format::Json, "malformed JSON is reported as JSON");
     }
 
     #[test]

@@ -1,36 +1,18 @@
 //! The ingest endpoints: sample posts (object, array or NDJSON; body or path sensor) and the
 //! per-sensor status.
 
-use crate::check::check;
-use crate::parse::{parse, Format};
+use crate::intake::{take, Body, IngestResult};
+use crate::parse::Format;
 use crate::Ingest;
-use crate::{batcher::SubmitError, metrics};
 use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
 use futures_util::StreamExt;
-use serde::Serialize;
 use srs_common::auth::Caller;
 use srs_common::error::Problem;
-use srs_common::model::NewSample;
-use srs_common::store::StoreError;
 use srs_common::ErrorCode;
 use srs_common::{ApiError, AppContext};
-use std::sync::Arc;
-use utoipa::ToSchema;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IngestResult {
-    /// Valid samples in the request.
-    pub accepted: usize,
-    /// Samples committed now.
-    pub stored: usize,
-    /// Samples already stored by an earlier (retried) request.
-    pub duplicates: usize,
-    /// The running recording samples are stored for; null when nothing records.
-    pub recording_id: Option<String>,
-}
 
 pub fn configure(config: &mut web::ServiceConfig) {
-    config.service(post_samples).service(post_sensor_samples).service(sensor_status);
+    config.service(post_samples).service(post_sensor_samples).service(sensor_status).service(crate::ttn::webhook::ttn_uplink);
 }
 
 /// Post samples: one object, an array, or NDJSON (`application/x-ndjson`).
@@ -94,18 +76,16 @@ pub async fn sensor_status(ingest: web::Data<Ingest>, context: web::Data<AppCont
 }
 
 fn counted(result: Result<IngestResult, ApiError>) -> Result<HttpResponse, ApiError> {
-    match result {
-        Ok(outcome) => {
-            metrics::accepted().inc_by(outcome.accepted as u64);
-            metrics::stored().inc_by(outcome.stored as u64);
-            metrics::duplicates().inc_by(outcome.duplicates as u64);
-            Ok(HttpResponse::Ok().json(outcome))
-        }
-        Err(error) => {
-            metrics::rejected(error.code().as_str());
-            Err(error)
-        }
+    crate::intake::count(&result);
+    result.map(|outcome| HttpResponse::Ok().json(outcome))
+}
+
+/// A JSON body (415 for another content type), up to `limit` bytes.
+pub(crate) async fn read_json_body(request: &HttpRequest, body: web::Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
+    if Format::from_content_type(request.content_type()) != Some(Format::Json) {
+        return Err(ApiError::new(ErrorCode::UnsupportedMediaType, "expected Content-Type: application/json"));
     }
+    read_body(request, body, limit).await
 }
 
 async fn read_body(request: &HttpRequest, mut body: web::Payload, limit: usize) -> Result<web::BytesMut, ApiError> {
@@ -132,7 +112,6 @@ async fn receive(
     body: web::Payload,
     path_sensor: Option<&str>,
 ) -> Result<IngestResult, ApiError> {
-    let settings = &ingest.settings;
     let format = Format::from_content_type(request.content_type())
         .ok_or_else(|| ApiError::new(ErrorCode::UnsupportedMediaType, "expected Content-Type: application/json or application/x-ndjson"))?;
     let token_sensor = ingest.tokens.sensor_of(context, srs_common::auth::caller::bearer_token(request)).await?;
@@ -140,53 +119,6 @@ async fn receive(
         Some(id) => Some(context.sensors.sensor(id).ok_or_else(|| ApiError::not_found(format!("no sensor {id} in the sensors file")))?),
         None => None,
     };
-    let body = read_body(request, body, settings.max_body_bytes).await?;
-    // parse() refuses more than the limit itself (413).
-    let parsed = parse(&body, format, settings.max_samples_per_request)?;
-    // A nanosecond of its own for each sample without `ts` (see receive_clock).
-    let untimed = parsed.samples.iter().filter(|(_, s)| s.ts.is_none()).count();
-    let received_at = ingest.clock.reserve(srs_common::time::now_ns(), untimed);
-    let samples = check(&context.sensors, parsed, path_sensor, received_at)?;
-    if let Some(allowed) = &token_sensor {
-        if let Some(other) = samples.iter().find(|s| **s.sensor.id != **allowed) {
-            return Err(ApiError::forbidden(format!("this device token may write only sensor {allowed}, not {}", other.sensor.id)));
-        }
-    }
-    ingest.windows.record(samples.iter().map(|s| (s.sensor.index, s.ts)), received_at);
-    ingest.live.record(&samples);
-    // Every sample goes to the store, which stores it for the recording running at commit
-    // (if its sensor is enabled there) or tells it was not recorded.
-    let storable: Vec<NewSample> = samples
-        .iter()
-        .map(|sample| NewSample {
-            sensor_id: Arc::clone(sample.sensor.id),
-            sensor_type: Arc::clone(sample.sensor.type_name),
-            ts: sample.ts,
-            received_at,
-            sample_id: sample.id.as_deref().map(str::to_owned),
-            values: sample.values.to_owned(),
-            stamp: None,
-        })
-        .collect();
-    if storable.is_empty() {
-        // Nothing to commit: say which recording would take samples now.
-        let running = context.store.running_recording().await?;
-        return Ok(IngestResult { accepted: 0, stored: 0, duplicates: 0, recording_id: running.map(|r| r.id) });
-    }
-    let outcome = ingest.batcher.submit(storable).await.map_err(|error| match error {
-        SubmitError::QueueFull => ApiError::unavailable(ErrorCode::QueueFull, "the ingest queue is full; retry shortly", 1),
-        // Full: 503 store_full; unavailable: 503; anything else: 500 — each with a stable text.
-        SubmitError::Store(StoreError::Internal(detail)) => {
-            tracing::error!(error = %detail, "samples not committed");
-            ApiError::unavailable(ErrorCode::StoreUnavailable, "samples not committed: the store failed; retry shortly", 1)
-        }
-        SubmitError::Store(error) => ApiError::from(error),
-        SubmitError::Closed => ApiError::unavailable(ErrorCode::ShuttingDown, "ingest is shutting down", 1),
-    })?;
-    Ok(IngestResult {
-        accepted: samples.len(),
-        stored: outcome.stored_count(),
-        duplicates: outcome.duplicate_count(),
-        recording_id: outcome.recording_id,
-    })
+    let body = read_body(request, body, ingest.settings.max_body_bytes).await?;
+    take(ingest, context, Body { bytes: &body, format, path_sensor, token_sensor: token_sensor.as_deref() }).await
 }

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use utoipa::OpenApi;
 
 /// The notifier service.
-pub const SERVICE: Service = Service { name: "notifier", openapi, start, settings: Some(&settings::SECTION) };
+pub const SERVICE: Service = Service { name: "notifier", openapi, start, settings: &[&settings::SECTION] };
 
 /// What the handlers share.
 pub struct Notifier {

@@ -4,11 +4,8 @@
 
 mod support;
 
-use futures_util::TryStreamExt;
 use serde_json::{json, Value};
-use srs_common::model::SampleQuery;
-use srs_common::store::Store;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,47 +21,6 @@ fn batch(client: usize, number: usize) -> Value {
             .map(|i| json!({"sensor_id": "ecg-1", "ts": base + (number * BATCH + i) as i64, "id": format!("c{client}:{number}:{i}"), "values": {"lead_i": i as f64 / 10.0}}))
             .collect(),
     )
-}
-
-/// Posts `[]` until ingest stamps samples with `recording`.
-async fn wait_for_recording(client: &reqwest::Client, base: &str, recording: &str) {
-    for _ in 0..400 {
-        if let Ok(response) = client.post(format!("{base}/api/v1/samples")).json(&json!([])).send().await {
-            let answer: Value = response.json().await.unwrap_or(Value::Null);
-            if answer["recording_id"] == recording {
-                return;
-            }
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("ingest never saw recording {recording}");
-}
-
-async fn lab(client: &reqwest::Client, base: &str) -> (String, String) {
-    use reqwest::Method;
-    let token = login(client, base).await;
-    let config = call(client, Method::POST, format!("{base}/api/v1/sensor-configs"), &token, json!({"name": "c"})).await;
-    let experiment = call(
-        client,
-        Method::POST,
-        format!("{base}/api/v1/experiments"),
-        &token,
-        json!({"name": "crash", "sensor_config_id": config["id"]}),
-    )
-    .await;
-    let id = experiment["id"].as_str().expect("id").to_owned();
-    let participant =
-        call(client, Method::POST, format!("{base}/api/v1/experiments/{id}/participants"), &token, json!({"code": "P01"})).await;
-    call(client, Method::POST, format!("{base}/api/v1/experiments/{id}/activate"), &token, json!({})).await;
-    let recording = call(
-        client,
-        Method::POST,
-        format!("{base}/api/v1/recordings"),
-        &token,
-        json!({"experiment_id": id, "participant_id": participant["id"]}),
-    )
-    .await;
-    (id, recording["id"].as_str().expect("id").to_owned())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -129,13 +85,7 @@ async fn acknowledged_samples_survive_sigkill_exactly_once() {
     }
     assert!(terminate(child).success());
 
-    let store = srs_common::store::sqlite::SqliteStore::open(&dir.path().join("data/srs.db")).await.expect("store");
-    let query = SampleQuery { experiment_id: experiment, ..Default::default() };
-    let chunks: Vec<_> = store.stream_samples(query).try_collect().await.expect("read");
-    let mut copies: HashMap<String, usize> = HashMap::new();
-    for sample in chunks.into_iter().flatten() {
-        *copies.entry(sample.sample_id.expect("every sample has an id")).or_default() += 1;
-    }
+    let copies = copies_by_id(dir.path(), &experiment).await;
     let missing: Vec<_> = acknowledged.iter().filter(|id| !copies.contains_key(*id)).take(5).collect();
     assert!(missing.is_empty(), "acknowledged but lost: {missing:?} (of {})", acknowledged.len());
     assert!(copies.values().all(|n| *n == 1), "every sample stored exactly once");

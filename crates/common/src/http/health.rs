@@ -6,6 +6,7 @@ use crate::store::StoreError;
 use crate::AppContext;
 use actix_web::{get, web, HttpResponse};
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
@@ -21,6 +22,10 @@ pub struct Readiness {
     /// "ok" or what is wrong, per dependency.
     pub store: String,
     pub bus: String,
+    /// What the service adds, by name ("ok" or what is wrong): ingest's `mqtt` and `ttn_mqtt`
+    /// brokers when they are configured.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub brokers: BTreeMap<String, String>,
 }
 
 /// The process runs.
@@ -30,7 +35,7 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-/// The store and the bus answer.
+/// The store and the bus answer (and the MQTT brokers the service is configured for).
 #[utoipa::path(get, path = "/readyz", tag = "operations", responses(
     (status = 200, body = Readiness),
     (status = 503, description = "a dependency is down", body = Problem, content_type = "application/problem+json"),
@@ -51,11 +56,16 @@ pub async fn readyz(context: web::Data<AppContext>) -> Result<HttpResponse, ApiE
         Err(_) => "did not answer in time".to_owned(),
     };
     let bus = if context.bus.is_ready() { "ok".to_owned() } else { format!("{} bus is not connected", context.bus.backend()) };
-    if store == "ok" && bus == "ok" {
-        return Ok(HttpResponse::Ok().json(Readiness { status: "ok", store, bus }));
+    let brokers = context.readiness.results();
+    let down: Vec<String> = [("store", &store), ("bus", &bus)]
+        .into_iter()
+        .chain(brokers.iter().map(|(name, state)| (name.as_str(), state)))
+        .filter(|(_, state)| state.as_str() != "ok")
+        .map(|(name, state)| format!("{name}: {state}"))
+        .collect();
+    if down.is_empty() {
+        return Ok(HttpResponse::Ok().json(Readiness { status: "ok", store, bus, brokers }));
     }
-    let down: Vec<String> =
-        [("store", &store), ("bus", &bus)].iter().filter(|(_, s)| s.as_str() != "ok").map(|(name, s)| format!("{name}: {s}")).collect();
     Err(ApiError::unavailable(ErrorCode::NotReady, down.join("; "), 1))
 }
 

@@ -8,6 +8,8 @@ use std::sync::Arc;
 pub struct SensorCatalog {
     file: SensorsFile,
     by_id: HashMap<String, (usize, usize)>,
+    /// TTN device id to sensor index.
+    by_ttn_device: HashMap<String, usize>,
     /// Shared strings, so hot paths can stamp samples without allocating.
     ids: Vec<Arc<str>>,
     type_names: Vec<Arc<str>>,
@@ -34,9 +36,11 @@ impl SensorCatalog {
                 by_id.insert(sensor.id.clone(), (i, t));
             }
         }
+        let by_ttn_device =
+            file.sensors.iter().enumerate().filter_map(|(i, sensor)| Some((sensor.ttn.as_ref()?.device_id.clone(), i))).collect();
         let ids = file.sensors.iter().map(|s| Arc::from(s.id.as_str())).collect();
         let type_names = file.sensor_types.iter().map(|t| Arc::from(t.name.as_str())).collect();
-        Self { file, by_id, ids, type_names }
+        Self { file, by_id, by_ttn_device, ids, type_names }
     }
 
     /// The sensors file at `path`, or the built-in example when `path` is empty.
@@ -62,6 +66,11 @@ impl SensorCatalog {
             id: &self.ids[s],
             type_name: &self.type_names[t],
         })
+    }
+
+    /// The sensor whose `ttn.device_id` is `device_id`.
+    pub fn sensor_of_ttn_device(&self, device_id: &str) -> Option<SensorRef<'_>> {
+        self.sensor_at(*self.by_ttn_device.get(device_id)?)
     }
 
     /// The sensor at `index` in the sensors file.

@@ -1,5 +1,5 @@
 use serde::{Deserialize, Serialize};
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::path::Path;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -53,6 +53,21 @@ pub struct SensorSpec {
     pub sensor_type: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// The sensor's LoRaWAN device in The Things Stack, when its samples arrive as TTN uplinks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttn: Option<TtnDevice>,
+}
+
+/// A sensor's device in The Things Stack: uplinks of `device_id` become its samples.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TtnDevice {
+    /// `end_device_ids.device_id` of the uplinks.
+    pub device_id: String,
+    /// Decoded-payload key to field name, for payload formatters whose keys differ from the
+    /// type's fields; `null` leaves a key out on purpose. Keys not listed keep their name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub fields: BTreeMap<String, Option<String>>,
 }
 
 /// Columns every exported Parquet file has; a field may not take one of these names.
@@ -98,18 +113,41 @@ impl SensorsFile {
             validate_type(sensor_type).map_err(|p| format!("{at}: {p}"))?;
         }
         let mut sensor_ids = HashSet::new();
+        let mut ttn_devices = HashSet::new();
         for (i, sensor) in self.sensors.iter().enumerate() {
             let at = format!("sensors[{i}] (\"{}\")", sensor.id);
             check_sensor_id(&sensor.id).map_err(|p| format!("{at}: id {p}"))?;
             if !sensor_ids.insert(sensor.id.as_str()) {
                 return Err(format!("{at}: duplicate sensor id"));
             }
-            if !type_names.contains(sensor.sensor_type.as_str()) {
+            let Some(sensor_type) = self.sensor_types.iter().find(|t| t.name == sensor.sensor_type) else {
                 return Err(format!("{at}: unknown sensor type \"{}\"", sensor.sensor_type));
+            };
+            if let Some(ttn) = &sensor.ttn {
+                validate_ttn(ttn, sensor_type).map_err(|p| format!("{at}: ttn.{p}"))?;
+                if !ttn_devices.insert(ttn.device_id.as_str()) {
+                    return Err(format!("{at}: ttn.device_id \"{}\" belongs to another sensor too", ttn.device_id));
+                }
             }
         }
         Ok(())
     }
+}
+
+fn validate_ttn(ttn: &TtnDevice, sensor_type: &SensorType) -> Result<(), String> {
+    // The Things Stack's device ids: lower-case letters, digits and `-`, up to 36 characters.
+    let allowed = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-';
+    if ttn.device_id.is_empty() || ttn.device_id.len() > 36 || !ttn.device_id.chars().all(allowed) {
+        return Err("device_id must be 1-36 lower-case letters, digits or '-'".into());
+    }
+    for (key, field) in &ttn.fields {
+        if let Some(field) = field {
+            if !sensor_type.fields.iter().any(|f| &f.name == field) {
+                return Err(format!("fields: \"{key}\" maps to \"{field}\", which is not a field of type \"{}\"", sensor_type.name));
+            }
+        }
+    }
+    Ok(())
 }
 
 fn validate_type(sensor_type: &SensorType) -> Result<(), String> {
@@ -215,6 +253,25 @@ mod tests {
             r#"{"sensor_types": [{"name": "door", "fields": [{"name": "open", "type": "bool"}]}], "sensors": [{"id": "bad id/1", "type": "door"}]}"#,
         );
         assert!(error.contains("sensors[0] (\"bad id/1\"): id must be"), "{error}");
+    }
+
+    #[test]
+    fn ttn_devices_are_unique_and_map_to_fields_of_the_type() {
+        let file = |sensors: &str| {
+            format!(r#"{{"sensor_types": [{{"name": "co2", "fields": [{{"name": "co2_ppm", "type": "i64"}}]}}], "sensors": [{sensors}]}}"#)
+        };
+        let good =
+            file(r#"{"id": "c1", "type": "co2", "ttn": {"device_id": "clairchen-17", "fields": {"co2": "co2_ppm", "battery": null}}}"#);
+        let parsed = SensorsFile::parse("lab.json", &good).expect("valid");
+        assert_eq!(parsed.sensors[0].ttn.as_ref().map(|t| t.fields.len()), Some(2));
+        let error = error_of(&file(r#"{"id": "c1", "type": "co2", "ttn": {"device_id": "c", "fields": {"co2": "ppm"}}}"#));
+        assert!(error.contains("sensors[0] (\"c1\"): ttn.fields: \"co2\" maps to \"ppm\", which is not a field"), "{error}");
+        let error = error_of(&file(r#"{"id": "c1", "type": "co2", "ttn": {"device_id": "Bad_Id"}}"#));
+        assert!(error.contains("ttn.device_id must be"), "{error}");
+        let error = error_of(&file(
+            r#"{"id": "c1", "type": "co2", "ttn": {"device_id": "d"}}, {"id": "c2", "type": "co2", "ttn": {"device_id": "d"}}"#,
+        ));
+        assert!(error.contains("sensors[1] (\"c2\"): ttn.device_id \"d\" belongs to another sensor too"), "{error}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ mod file;
 mod values;
 
 pub use catalog::{SensorCatalog, SensorRef};
-pub use file::{FieldSpec, FieldType, SensorSpec, SensorType, SensorsFile, SensorsFileError};
+pub use file::{FieldSpec, FieldType, SensorSpec, SensorType, SensorsFile, SensorsFileError, TtnDevice};
 pub use values::{validate_values, FieldName, ValueProblem};
 
 /// The example sensors file shipped in `config/`; the default when `sensors.file` is empty.

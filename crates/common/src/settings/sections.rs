@@ -12,7 +12,7 @@ use std::fmt;
 
 /// The section of every service that has one. `srs serve`, which runs them all, checks each;
 /// a test there keeps this list equal to its services' sections.
-pub const SERVICE_SECTIONS: &[&str] = &["ingest", "exporter", "control", "notifier"];
+pub const SERVICE_SECTIONS: &[&str] = &["ingest", "mqtt", "ttn", "exporter", "control", "notifier"];
 
 /// A service's settings section.
 pub struct SettingsSection {

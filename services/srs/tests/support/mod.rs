@@ -68,3 +68,62 @@ pub async fn login(client: &reqwest::Client, base: &str) -> String {
         client.post(format!("{base}/api/v1/auth/login")).json(&body).send().await.expect("login").json().await.expect("json");
     answer["access_token"].as_str().expect("access token").to_owned()
 }
+
+/// Posts `[]` until ingest stamps samples with `recording`.
+pub async fn wait_for_recording(client: &reqwest::Client, base: &str, recording: &str) {
+    for _ in 0..400 {
+        if let Ok(response) = client.post(format!("{base}/api/v1/samples")).json(&serde_json::json!([])).send().await {
+            let answer: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);
+            if answer["recording_id"] == recording {
+                return;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("ingest never saw recording {recording}");
+}
+
+/// A lab on a running `srs serve` at `base` (its admin from `user_add`): an experiment with a
+/// participant, activated, and a recording started. Returns the experiment and recording ids.
+pub async fn lab(client: &reqwest::Client, base: &str) -> (String, String) {
+    use reqwest::Method;
+    let token = login(client, base).await;
+    let config = call(client, Method::POST, format!("{base}/api/v1/sensor-configs"), &token, serde_json::json!({"name": "c"})).await;
+    let experiment = call(
+        client,
+        Method::POST,
+        format!("{base}/api/v1/experiments"),
+        &token,
+        serde_json::json!({"name": "crash", "sensor_config_id": config["id"]}),
+    )
+    .await;
+    let id = experiment["id"].as_str().expect("id").to_owned();
+    let participant =
+        call(client, Method::POST, format!("{base}/api/v1/experiments/{id}/participants"), &token, serde_json::json!({"code": "P01"}))
+            .await;
+    call(client, Method::POST, format!("{base}/api/v1/experiments/{id}/activate"), &token, serde_json::json!({})).await;
+    let recording = call(
+        client,
+        Method::POST,
+        format!("{base}/api/v1/recordings"),
+        &token,
+        serde_json::json!({"experiment_id": id, "participant_id": participant["id"]}),
+    )
+    .await;
+    (id, recording["id"].as_str().expect("id").to_owned())
+}
+
+/// How many copies of each sample id the experiment has in the SQLite store of `dir` (`srs
+/// serve --data-dir data` in `dir`); every sample must carry an id.
+pub async fn copies_by_id(dir: &Path, experiment: &str) -> std::collections::HashMap<String, usize> {
+    use futures_util::TryStreamExt;
+    use srs_common::store::Store;
+    let store = srs_common::store::sqlite::SqliteStore::open(&dir.join("data/srs.db")).await.expect("store");
+    let query = srs_common::model::SampleQuery { experiment_id: experiment.to_owned(), ..Default::default() };
+    let chunks: Vec<_> = store.stream_samples(query).try_collect().await.expect("read");
+    let mut copies = std::collections::HashMap::new();
+    for sample in chunks.into_iter().flatten() {
+        *copies.entry(sample.sample_id.expect("every sample has an id")).or_default() += 1;
+    }
+    copies
+}
