@@ -36,8 +36,12 @@ impl TestClient {
 
     /// With `adjust` changing the options (a persistent session, say) before connecting.
     pub async fn connect_with(client_id: &str, adjust: impl FnOnce(&mut MqttOptions)) -> Self {
-        let url = mqtt_url();
-        let parsed = reqwest::Url::parse(&url).expect("SRS_TEST_MQTT_URL");
+        Self::connect_to(&mqtt_url(), client_id, adjust).await
+    }
+
+    /// To the broker at `url` (a test's own) rather than the test broker.
+    pub async fn connect_to(url: &str, client_id: &str, adjust: impl FnOnce(&mut MqttOptions)) -> Self {
+        let parsed = reqwest::Url::parse(url).expect("an mqtt:// URL");
         let mut options = MqttOptions::new(client_id, parsed.host_str().unwrap_or("127.0.0.1"), parsed.port().unwrap_or(1883));
         options.set_keep_alive(Duration::from_secs(5)).set_max_packet_size(Some(64 * 1024 * 1024));
         adjust(&mut options);

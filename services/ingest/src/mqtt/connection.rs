@@ -106,7 +106,14 @@ fn options(subscriber: &Subscriber) -> anyhow::Result<MqttOptions> {
         // Two TLS providers are linked in (the AMQP and SMTP clients bring their own); rustls
         // needs one chosen before it builds a configuration. Installing twice is harmless.
         let _ = rumqttc::tokio_rustls::rustls::crypto::aws_lc_rs::default_provider().install_default();
-        options.set_transport(rumqttc::Transport::tls_with_default_config());
+        let transport = match &broker.ca_certificate {
+            Some(path) => {
+                let ca = std::fs::read(path).map_err(|e| anyhow::anyhow!("mqtt.ca_certificate: cannot read {}: {e}", path.display()))?;
+                rumqttc::Transport::tls(ca, None, None)
+            }
+            None => rumqttc::Transport::tls_with_default_config(),
+        };
+        options.set_transport(transport);
     }
     Ok(options)
 }

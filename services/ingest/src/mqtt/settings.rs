@@ -20,6 +20,9 @@ pub struct MqttSettings {
     pub client_id: String,
     pub topic_root: String,
     pub session_expiry_secs: u32,
+    /// A PEM file of the CA that signed the broker's certificate (a lab's own CA), trusted
+    /// instead of the system's roots for `mqtts://`. Empty: the system's roots.
+    pub ca_certificate: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -39,6 +42,8 @@ pub struct Broker {
     pub password: SecretString,
     pub client_id: String,
     pub session_expiry_secs: u32,
+    /// The CA to trust for TLS instead of the system's roots (`mqtt.ca_certificate`).
+    pub ca_certificate: Option<std::path::PathBuf>,
 }
 
 impl MqttSettings {
@@ -55,7 +60,14 @@ impl MqttSettings {
     /// The broker, when `mqtt.url` is set.
     pub fn broker(&self) -> Result<Option<Broker>, SettingsError> {
         let client_id = if self.client_id.is_empty() { format!("srs-ingest-{}", host_name()) } else { self.client_id.clone() };
-        broker("mqtt.url", &self.url, &self.username, &self.password, client_id, self.session_expiry_secs)
+        let broker = broker("mqtt.url", &self.url, &self.username, &self.password, client_id, self.session_expiry_secs)?;
+        let ca_certificate = Some(std::path::PathBuf::from(&self.ca_certificate)).filter(|path| !path.as_os_str().is_empty());
+        if let Some(path) = &ca_certificate {
+            if !path.is_file() {
+                return Err(SettingsError(format!("mqtt.ca_certificate: {} is not a readable file", path.display())));
+            }
+        }
+        Ok(broker.map(|broker| Broker { ca_certificate, ..broker }))
     }
 }
 
@@ -95,7 +107,17 @@ fn broker(
     if !matches!(parsed.scheme(), "mqtt" | "mqtts") || parsed.host_str().is_none_or(str::is_empty) {
         return Err(SettingsError(format!("{key}: must be mqtt://host[:port] or mqtts://host[:port]")));
     }
-    Ok(Some(Broker { url: parsed, username: username.to_owned(), password: password.clone(), client_id, session_expiry_secs }))
+    if !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(SettingsError(format!("{key}: put the login in the username and password settings, not in the URL")));
+    }
+    Ok(Some(Broker {
+        url: parsed,
+        username: username.to_owned(),
+        password: password.clone(),
+        client_id,
+        session_expiry_secs,
+        ca_certificate: None,
+    }))
 }
 
 /// The machine's name, for default client ids (a container's is its own).
@@ -131,6 +153,10 @@ mod tests {
         assert!(error.to_string().contains("mqtt.url") && !error.to_string().contains("hunter2"), "{error}");
         let error = load(&[("SRS__TTN__MQTT_URL", "not a url hunter2")]).expect_err("url");
         assert!(error.to_string().contains("ttn.mqtt_url") && !error.to_string().contains("hunter2"), "{error}");
+        let error = load(&[("SRS__MQTT__URL", "mqtt://user:hunter2@host")]).expect_err("login in the URL");
+        assert!(error.to_string().contains("mqtt.url: put the login") && !error.to_string().contains("hunter2"), "{error}");
+        let error = load(&[("SRS__MQTT__URL", "mqtts://host"), ("SRS__MQTT__CA_CERTIFICATE", "/nonexistent/ca.pem")]).expect_err("ca");
+        assert!(error.to_string().contains("mqtt.ca_certificate"), "{error}");
         let error = load(&[("SRS__MQTT__TOPIC_ROOT", "srs/#")]).expect_err("root");
         assert!(error.to_string().contains("mqtt.topic_root"), "{error}");
         let settings = load(&[("SRS__MQTT__URL", "mqtt://127.0.0.1:1883"), ("SRS__MQTT__CLIENT_ID", "ingest-1")]).expect("set");

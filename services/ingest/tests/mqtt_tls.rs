@@ -1,0 +1,160 @@
+//! MQTT over TLS: a Mosquitto of the test's own with a certificate of a CA made for the test
+//! (openssl). Ingest trusting that CA (`mqtt.ca_certificate`) connects over `mqtts://` and stores what
+//! a sensor publishes; trusting only the system's roots, it refuses the certificate and stays
+//! not ready.
+
+mod support;
+
+use reqwest::StatusCode;
+use serde_json::json;
+use srs_testkit::mqtt::{unique_root, TestClient};
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::Duration;
+use support::Lab;
+
+fn run(program: &str, args: &[&str], dir: &Path) {
+    let status = Command::new(program).args(args).current_dir(dir).status().unwrap_or_else(|e| panic!("{program}: {e}"));
+    assert!(status.success(), "{program} {args:?} failed");
+}
+
+/// A CA and a certificate for 127.0.0.1 signed by it, in `dir`.
+fn make_certificates(dir: &Path) {
+    let subject = |name: &str| format!("/CN={name}");
+    run(
+        "openssl",
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-subj",
+            &subject("SRS test CA"),
+        ],
+        dir,
+    );
+    run(
+        "openssl",
+        &["req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", &subject("127.0.0.1")],
+        dir,
+    );
+    std::fs::write(dir.join("san.ext"), "subjectAltName=IP:127.0.0.1,DNS:localhost\n").expect("san");
+    run(
+        "openssl",
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-out",
+            "server.pem",
+            "-extfile",
+            "san.ext",
+        ],
+        dir,
+    );
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").expect("port").local_addr().expect("addr").port()
+}
+
+struct Broker(Child);
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Mosquitto with a TLS listener and a plain one (for the test's publisher).
+fn start_broker(dir: &Path, tls_port: u16, plain_port: u16) -> Broker {
+    let user = String::from_utf8(Command::new("id").arg("-un").output().expect("id").stdout).expect("utf-8");
+    let config = format!(
+        "per_listener_settings false\nallow_anonymous true\nuser {}\nlistener {plain_port} 127.0.0.1\nlistener {tls_port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n",
+        user.trim(),
+        ca = dir.join("ca.pem").display(),
+        cert = dir.join("server.pem").display(),
+        key = dir.join("server.key").display(),
+    );
+    std::fs::write(dir.join("mosquitto.conf"), config).expect("config");
+    let binary = ["mosquitto", "/usr/sbin/mosquitto"]
+        .into_iter()
+        .find(|b| Command::new(b).arg("-h").output().is_ok())
+        .expect("Mosquitto must be installed (scripts/test.sh installs it)");
+    // Dropped (killed and waited for) on every path, the panic below included.
+    let broker = Broker(Command::new(binary).arg("-c").arg(dir.join("mosquitto.conf")).spawn().expect("start mosquitto"));
+    let listening = |port| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
+    for _ in 0..100 {
+        if listening(tls_port) && listening(plain_port) {
+            return broker;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    panic!("the test's Mosquitto did not start");
+}
+
+async fn readyz(lab: &Lab) -> StatusCode {
+    lab.client.get(format!("{}/readyz", lab.url)).send().await.expect("readyz").status()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ingest_connects_over_tls_to_a_broker_of_a_trusted_ca_only() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    make_certificates(dir.path());
+    let (tls_port, plain_port) = (free_port(), free_port());
+    let _broker = start_broker(dir.path(), tls_port, plain_port);
+    let root = unique_root("tls");
+    let ca = dir.path().join("ca.pem").display().to_string();
+    let url = format!("mqtts://127.0.0.1:{tls_port}");
+    let settings = |ca: &str| {
+        vec![
+            ("SRS__MQTT__URL".to_owned(), url.clone()),
+            ("SRS__MQTT__CA_CERTIFICATE".to_owned(), ca.to_owned()),
+            ("SRS__MQTT__TOPIC_ROOT".to_owned(), root.clone()),
+            ("SRS__MQTT__CLIENT_ID".to_owned(), format!("{root}-{}", if ca.is_empty() { "untrusting" } else { "trusting" })),
+        ]
+    };
+
+    // Without the lab's CA the certificate is not trusted: never connected, not ready.
+    let untrusting = Lab::start_with(settings("")).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(readyz(&untrusting).await, StatusCode::SERVICE_UNAVAILABLE);
+    untrusting.stop().await;
+
+    let lab = Lab::start_with(settings(&ca)).await;
+    for _ in 0..100 {
+        if readyz(&lab).await == StatusCode::OK {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(readyz(&lab).await, StatusCode::OK, "connected over TLS");
+    lab.start_recording().await;
+    let mut sensor = TestClient::connect_to(&format!("mqtt://127.0.0.1:{plain_port}"), &format!("{root}-sensor"), |_| {}).await;
+    sensor.publish_acked(&format!("{root}/samples/door-1"), json!({"id": "tls:1", "values": {"open": true}}).to_string()).await;
+    for _ in 0..100 {
+        if lab.stored().await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(lab.stored().await, 1, "the sample came to ingest over TLS and was stored");
+    sensor.disconnect().await;
+    lab.stop().await;
+}
