@@ -1,7 +1,9 @@
-//! MQTT over TLS: a Mosquitto of the test's own with a certificate of a CA made for the test
-//! (openssl). Ingest trusting that CA (`mqtt.ca_certificate`) connects over `mqtts://` and stores what
-//! a sensor publishes; trusting only the system's roots, it refuses the certificate and stays
-//! not ready.
+//! Ingest against a Mosquitto of the test's own:
+//! - over TLS, with a certificate of a CA made for the test (openssl): trusting that CA
+//!   (`mqtt.ca_certificate`) ingest connects over `mqtts://` and stores what a sensor publishes;
+//!   trusting only the system's roots, it refuses the certificate and stays not ready;
+//! - the broker stopped and started again (without its sessions): ingest is not ready meanwhile,
+//!   reconnects by itself, subscribes again and stores what is published afterwards.
 
 mod support;
 
@@ -82,16 +84,19 @@ impl Drop for Broker {
     }
 }
 
-/// Mosquitto with a TLS listener and a plain one (for the test's publisher).
-fn start_broker(dir: &Path, tls_port: u16, plain_port: u16) -> Broker {
+/// Mosquitto with a plain listener on `plain_port` and, given `tls_port`, a TLS one with the
+/// certificates of `make_certificates`.
+fn start_broker(dir: &Path, tls_port: Option<u16>, plain_port: u16) -> Broker {
     let user = String::from_utf8(Command::new("id").arg("-un").output().expect("id").stdout).expect("utf-8");
-    let config = format!(
-        "per_listener_settings false\nallow_anonymous true\nuser {}\nlistener {plain_port} 127.0.0.1\nlistener {tls_port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n",
-        user.trim(),
-        ca = dir.join("ca.pem").display(),
-        cert = dir.join("server.pem").display(),
-        key = dir.join("server.key").display(),
-    );
+    let mut config = format!("per_listener_settings false\nallow_anonymous true\nuser {}\nlistener {plain_port} 127.0.0.1\n", user.trim());
+    if let Some(tls_port) = tls_port {
+        config += &format!(
+            "listener {tls_port} 127.0.0.1\ncafile {ca}\ncertfile {cert}\nkeyfile {key}\n",
+            ca = dir.join("ca.pem").display(),
+            cert = dir.join("server.pem").display(),
+            key = dir.join("server.key").display(),
+        );
+    }
     std::fs::write(dir.join("mosquitto.conf"), config).expect("config");
     let binary = ["mosquitto", "/usr/sbin/mosquitto"]
         .into_iter()
@@ -101,7 +106,7 @@ fn start_broker(dir: &Path, tls_port: u16, plain_port: u16) -> Broker {
     let broker = Broker(Command::new(binary).arg("-c").arg(dir.join("mosquitto.conf")).spawn().expect("start mosquitto"));
     let listening = |port| std::net::TcpStream::connect(("127.0.0.1", port)).is_ok();
     for _ in 0..100 {
-        if listening(tls_port) && listening(plain_port) {
+        if tls_port.is_none_or(listening) && listening(plain_port) {
             return broker;
         }
         std::thread::sleep(Duration::from_millis(50));
@@ -118,7 +123,7 @@ async fn ingest_connects_over_tls_to_a_broker_of_a_trusted_ca_only() {
     let dir = tempfile::tempdir().expect("tempdir");
     make_certificates(dir.path());
     let (tls_port, plain_port) = (free_port(), free_port());
-    let _broker = start_broker(dir.path(), tls_port, plain_port);
+    let _broker = start_broker(dir.path(), Some(tls_port), plain_port);
     let root = unique_root("tls");
     let ca = dir.path().join("ca.pem").display().to_string();
     let url = format!("mqtts://127.0.0.1:{tls_port}");
@@ -155,6 +160,63 @@ async fn ingest_connects_over_tls_to_a_broker_of_a_trusted_ca_only() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(lab.stored().await, 1, "the sample came to ingest over TLS and was stored");
+    sensor.disconnect().await;
+    lab.stop().await;
+}
+
+/// Polls `/readyz` until it answers `status` (or `secs` pass).
+async fn wait_readyz(lab: &Lab, status: StatusCode, secs: u64) -> StatusCode {
+    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
+    loop {
+        let now = readyz(lab).await;
+        if now == status || std::time::Instant::now() > deadline {
+            return now;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn ingest_reconnects_and_subscribes_again_when_the_broker_comes_back() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let broker = start_broker(dir.path(), None, port);
+    let root = unique_root("reconnect");
+    let url = format!("mqtt://127.0.0.1:{port}");
+    let lab = Lab::start_with(vec![
+        ("SRS__MQTT__URL".to_owned(), url.clone()),
+        ("SRS__MQTT__TOPIC_ROOT".to_owned(), root.clone()),
+        ("SRS__MQTT__CLIENT_ID".to_owned(), format!("{root}-ingest")),
+    ])
+    .await;
+    assert_eq!(wait_readyz(&lab, StatusCode::OK, 10).await, StatusCode::OK);
+    drop(broker);
+    assert_eq!(
+        wait_readyz(&lab, StatusCode::SERVICE_UNAVAILABLE, 20).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not ready without its broker"
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+
+    // A new broker on the same port, which knows nothing of the old session.
+    let _broker = start_broker(dir.path(), None, port);
+    assert_eq!(wait_readyz(&lab, StatusCode::OK, 45).await, StatusCode::OK, "reconnected and subscribed by itself");
+    let text = lab.client.get(format!("{}/metrics", lab.url)).send().await.expect("metrics").text().await.expect("text");
+    let reconnects = text
+        .lines()
+        .find_map(|line| line.strip_prefix("srs_ingest_mqtt_reconnects_total{broker=\"mqtt\"} "))
+        .and_then(|n| n.parse::<f64>().ok());
+    assert!(reconnects.is_some_and(|n| n >= 1.0), "reconnects are counted: {reconnects:?}");
+    lab.start_recording().await;
+    let mut sensor = TestClient::connect_to(&url, &format!("{root}-sensor"), |_| {}).await;
+    sensor.publish_acked(&format!("{root}/samples/door-1"), json!({"id": "back:1", "values": {"open": true}}).to_string()).await;
+    for _ in 0..100 {
+        if lab.stored().await == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(lab.stored().await, 1, "the new subscription delivers");
     sensor.disconnect().await;
     lab.stop().await;
 }
