@@ -7,6 +7,7 @@
 
 use serde::Deserialize;
 use serde_json::{Map, Number, Value};
+use srs_common::error::FieldProblem;
 use srs_common::sensors::{SensorCatalog, SensorRef};
 use srs_common::{ApiError, ErrorCode};
 
@@ -17,8 +18,7 @@ pub struct Uplink {
     /// When The Things Stack received the uplink (RFC 3339): the sample's `ts`.
     #[serde(default)]
     pub received_at: Option<String>,
-    #[serde(default)]
-    pub uplink_message: Option<UplinkMessage>,
+    pub uplink_message: UplinkMessage,
 }
 
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -58,12 +58,11 @@ pub fn to_sample<'a>(catalog: &'a SensorCatalog, uplink: &Uplink) -> Result<(Sen
     let sensor = catalog
         .sensor_of_ttn_device(device_id)
         .ok_or_else(|| ApiError::new(ErrorCode::UnknownId, format!("no sensor of the sensors file has ttn.device_id \"{device_id}\"")))?;
-    let message = uplink
-        .uplink_message
-        .as_ref()
-        .ok_or_else(|| ApiError::new(ErrorCode::InvalidBody, "not an uplink message: uplink_message is missing"))?;
+    let message = &uplink.uplink_message;
     let payload = message.decoded_payload.as_ref().ok_or_else(|| {
-        ApiError::new(ErrorCode::InvalidBody, "the uplink has no decoded_payload: give the device or application a payload formatter")
+        let problem = FieldProblem { index: None, field: Some("uplink_message.decoded_payload".into()), message: "is required".into() };
+        ApiError::new(ErrorCode::InvalidField, "the uplink has no decoded_payload: give the device or application a payload formatter")
+            .with_errors(vec![problem])
     })?;
     let renames = sensor.spec.ttn.as_ref().map(|ttn| &ttn.fields);
     let mut values = Map::new();
@@ -141,6 +140,6 @@ mod tests {
         let stranger = uplink(serde_json::json!({"end_device_ids": {"device_id": "who"}, "uplink_message": {"decoded_payload": {}}}));
         assert_eq!(to_sample(&catalog, &stranger).err().map(|e| e.code()), Some(ErrorCode::UnknownId));
         let raw = uplink(serde_json::json!({"end_device_ids": {"device_id": "clairchen-17"}, "uplink_message": {"f_cnt": 3}}));
-        assert_eq!(to_sample(&catalog, &raw).err().map(|e| e.code()), Some(ErrorCode::InvalidBody));
+        assert_eq!(to_sample(&catalog, &raw).err().map(|e| e.code()), Some(ErrorCode::InvalidField));
     }
 }

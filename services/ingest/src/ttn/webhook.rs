@@ -20,12 +20,12 @@ pub const SECRET_HEADER: &str = "X-SRS-TTN-Secret";
         content((crate::ttn::uplink::Uplink = "application/json"))),
     responses(
         (status = 200, description = "committed (or accepted for the live view only)", body = IngestResult),
-        (status = 400, description = "malformed JSON, or not an uplink message with a decoded payload", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "malformed JSON, or not an uplink message", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "the secret header is missing or wrong", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "the webhook is off (ttn.webhook_secret is empty)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "body over the limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "no sensor has the device (unknown_id), or the payload does not fit its type (invalid_samples)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "no sensor has the device (unknown_id), the uplink has no decoded payload (invalid_field), or the payload does not fit its type (invalid_samples)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "store unavailable, its disk full or the queue full; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/api/v1/ttn/uplink")]
