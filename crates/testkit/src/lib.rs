@@ -126,3 +126,24 @@ pub fn unique_queue(name: &str) -> String {
 pub async fn delete_queues(queues: &[&str]) {
     srs_common::bus::amqp::delete_work_queues(&amqp_url(), queues).await;
 }
+
+/// A metric's value on `base`/metrics: the line of `name` (labels included, as /metrics prints
+/// them, e.g. `srs_ingest_mqtt_messages_total{broker="mqtt"}`); 0 when it has none yet.
+pub async fn metric(client: &reqwest::Client, base: &str, name: &str) -> f64 {
+    let text = client.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
+    text.lines().find_map(|line| line.strip_prefix(name)?.strip_prefix(' ')?.parse().ok()).unwrap_or(0.0)
+}
+
+/// Polls `base`/readyz until it answers `status` or `within` has passed; the last answer.
+pub async fn wait_readyz(client: &reqwest::Client, base: &str, status: u16, within: Duration) -> (u16, serde_json::Value) {
+    let deadline = std::time::Instant::now() + within;
+    loop {
+        let response = client.get(format!("{base}/readyz")).send().await.expect("readyz");
+        let now = response.status().as_u16();
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        if now == status || std::time::Instant::now() > deadline {
+            return (now, body);
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -4,7 +4,7 @@
 //! durable, so every transport answers (200, PUBACK) only after the commit.
 
 use crate::batcher::SubmitError;
-use crate::check::check;
+use crate::check::{check, Checked};
 use crate::parse::{parse, Format};
 use crate::Ingest;
 use serde::Serialize;
@@ -13,6 +13,8 @@ use srs_common::sensors::SensorRef;
 use srs_common::store::StoreError;
 use srs_common::{ApiError, AppContext, ErrorCode};
 use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 use utoipa::ToSchema;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -37,9 +39,29 @@ pub struct Body<'a> {
     pub token_sensor: Option<&'a str>,
 }
 
+/// What to do while the store or the queue cannot take the samples (a 503).
+#[derive(Clone, Copy)]
+pub enum WhenUnavailable<'a> {
+    /// Answer it: an HTTP client retries the request itself.
+    Answer,
+    /// Try again with backoff until committed, or until `closing` fires (answered
+    /// `shutting_down`): an MQTT message has nobody waiting to retry it, and acknowledging it
+    /// unstored would lose it, so it stays unacknowledged meanwhile.
+    RetryUntil(&'a CancellationToken),
+}
+
+const FIRST_RETRY: Duration = Duration::from_millis(100);
+const LAST_RETRY: Duration = Duration::from_secs(5);
+
 /// Checks and commits `body`; Ok once its samples are durable. Nothing of an invalid body is
-/// stored: every problem is in the error.
-pub async fn take(ingest: &Ingest, context: &AppContext, body: Body<'_>) -> Result<IngestResult, ApiError> {
+/// stored: every problem is in the error. Parsing, checking and the activity count happen once,
+/// whatever `when_unavailable` says; only the commit is tried again, with the same receive times.
+pub async fn take(
+    ingest: &Ingest,
+    context: &AppContext,
+    body: Body<'_>,
+    when_unavailable: WhenUnavailable<'_>,
+) -> Result<IngestResult, ApiError> {
     let settings = &ingest.settings;
     if body.bytes.len() > settings.max_body_bytes {
         return Err(ApiError::new(ErrorCode::BodyTooLarge, format!("the body is over the limit of {} bytes", settings.max_body_bytes)));
@@ -57,6 +79,26 @@ pub async fn take(ingest: &Ingest, context: &AppContext, body: Body<'_>) -> Resu
     }
     ingest.windows.record(samples.iter().map(|s| (s.sensor.index, s.ts)), received_at);
     ingest.live.record(&samples);
+    let mut wait = FIRST_RETRY;
+    loop {
+        let result = commit(ingest, context, &samples, received_at).await;
+        let WhenUnavailable::RetryUntil(closing) = when_unavailable else { return result };
+        match &result {
+            Err(error) if error.status().is_server_error() && error.code() != ErrorCode::ShuttingDown => {
+                tracing::warn!(code = %error.code(), retry_in_ms = wait.as_millis() as u64, "samples not committed yet; trying again");
+            }
+            _ => return result,
+        }
+        tokio::select! {
+            () = closing.cancelled() => return Err(ApiError::unavailable(ErrorCode::ShuttingDown, "ingest is shutting down", 1)),
+            () = tokio::time::sleep(wait) => {}
+        }
+        wait = (wait * 2).min(LAST_RETRY);
+    }
+}
+
+/// One attempt at committing checked samples.
+async fn commit(ingest: &Ingest, context: &AppContext, samples: &[Checked<'_>], received_at: i64) -> Result<IngestResult, ApiError> {
     // Every sample goes to the store, which stores it for the recording running at commit
     // (if its sensor is enabled there) or tells it was not recorded.
     let storable: Vec<NewSample> = samples

@@ -68,10 +68,10 @@ fn start(context: &AppContext, background: &Background) -> anyhow::Result<Mount>
         Duration::from_secs(settings.device_token_cache_secs),
     );
     let ttn = mqtt::settings::TtnSettings::from_settings(&context.settings)?;
-    let ttn_webhook_secret = ttn.webhook_secret().map(|secret| secrecy::SecretString::from(secret.to_owned()));
+    let ttn_webhook_secret = ttn.webhook_secret();
     let ingest =
         Arc::new(Ingest { batcher, clock: receive_clock::ReceiveClock::new(), windows, live, tokens, settings, ttn_webhook_secret });
-    mqtt::start(&ingest, context, background)?;
+    mqtt::start(&ingest, &ttn, context, background)?;
     let ingest = web::Data::from(ingest);
     Ok(Arc::new(move |config| {
         config.app_data(ingest.clone());

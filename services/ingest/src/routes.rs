@@ -1,7 +1,7 @@
 //! The ingest endpoints: sample posts (object, array or NDJSON; body or path sensor) and the
 //! per-sensor status.
 
-use crate::intake::{take, Body, IngestResult};
+use crate::intake::{take, Body, IngestResult, WhenUnavailable};
 use crate::parse::Format;
 use crate::Ingest;
 use actix_web::{get, post, web, HttpMessage, HttpRequest, HttpResponse};
@@ -120,5 +120,5 @@ async fn receive(
         None => None,
     };
     let body = read_body(request, body, ingest.settings.max_body_bytes).await?;
-    take(ingest, context, Body { bytes: &body, format, path_sensor, token_sensor: token_sensor.as_deref() }).await
+    take(ingest, context, Body { bytes: &body, format, path_sensor, token_sensor: token_sensor.as_deref() }, WhenUnavailable::Answer).await
 }

@@ -1,8 +1,9 @@
 //! MQTT and The Things Network intake against the real Mosquitto: samples published at QoS 1
 //! during a recording are stored with it, and a retried publish once; bad payloads store
 //! nothing and are reported on `{root}/errors/{sensor_id}` with HTTP's codes; a TTN uplink is
-//! stored from the webhook (its secret checked) and from TTN's MQTT topic; `/readyz` reports a
-//! configured broker that does not answer. Each test has its own topic root and client ids.
+//! stored from the webhook (its secret checked) and from TTN's MQTT topic; a message the store
+//! cannot take yet is held and committed once, not refused; `/readyz` reports a configured
+//! broker that does not answer. Each test has its own topic root and client ids.
 
 mod support;
 
@@ -12,6 +13,7 @@ use rumqttc::v5::mqttbytes::v5::PublishProperties;
 use serde_json::{json, Value};
 use srs_common::model::SampleQuery;
 use srs_testkit::mqtt::{mqtt_url, unique_root, TestClient};
+use srs_testkit::wait_readyz;
 use std::time::Duration;
 use support::{ecg, Lab};
 
@@ -25,33 +27,22 @@ fn mqtt_settings(root: &str) -> Vec<(String, String)> {
     ]
 }
 
-/// Waits until `/readyz` says ready (the broker connected and subscribed).
+/// Waits until `/readyz` says ready (the broker connected and subscribed); its answer.
 async fn wait_ready(lab: &Lab) -> Value {
-    for _ in 0..200 {
-        let response = lab.client.get(format!("{}/readyz", lab.url)).send().await.expect("readyz");
-        if response.status() == StatusCode::OK {
-            return response.json().await.expect("json");
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("ingest never became ready");
+    let (status, body) = wait_readyz(&lab.client, &lab.url, 200, Duration::from_secs(10)).await;
+    assert_eq!(status, 200, "ingest never became ready: {body}");
+    body
 }
 
 /// Waits until the experiment has `count` samples, then checks no more arrive.
 async fn wait_stored(lab: &Lab, count: u64) {
-    for _ in 0..200 {
-        if lab.stored().await >= count {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    lab.wait_stored(count).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(lab.stored().await, count);
 }
 
-async fn metric(lab: &Lab, line_start: &str) -> f64 {
-    let text = lab.client.get(format!("{}/metrics", lab.url)).send().await.expect("metrics").text().await.expect("text");
-    text.lines().find(|line| line.starts_with(line_start)).and_then(|line| line.rsplit(' ').next()?.parse().ok()).unwrap_or(0.0)
+async fn metric(lab: &Lab, name: &str) -> f64 {
+    srs_testkit::metric(&lab.client, &lab.url, name).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -177,6 +168,14 @@ async fn ttn_uplinks_are_stored_from_the_webhook_and_from_mqtt() {
     stranger["end_device_ids"]["device_id"] = json!("someone-else");
     let (status, problem) = webhook(Some("lab webhook secret"), stranger).await;
     assert_eq!((status, problem["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("unknown_id")), "{problem}");
+    // JSON that is no uplink, and an uplink whose payload gives one field twice (`co2` renamed
+    // to `co2_ppm`, and `co2_ppm` itself): refused, naming the field, never collapsed.
+    let (status, problem) = webhook(Some("lab webhook secret"), json!({"hello": "world"})).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field")), "{problem}");
+    let mut twice = fixture.clone();
+    twice["uplink_message"]["decoded_payload"]["co2_ppm"] = json!(790);
+    let (status, problem) = webhook(Some("lab webhook secret"), twice).await;
+    assert_eq!((status, problem["code"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("invalid_field")), "{problem}");
     let mut unfit = fixture.clone();
     unfit["uplink_message"]["decoded_payload"]["co2"] = json!("high");
     let (status, problem) = webhook(Some("lab webhook secret"), unfit).await;
@@ -237,5 +236,38 @@ async fn a_configured_broker_that_does_not_answer_makes_ingest_not_ready() {
     assert_eq!(metric(&lab, "srs_ingest_mqtt_connected{broker=\"mqtt\"}").await, 0.0);
     // HTTP ingest goes on meanwhile.
     assert_eq!(lab.post_json(ecg("http", 3)).await.0, StatusCode::OK);
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_message_the_store_cannot_take_yet_is_held_and_committed_once() {
+    let root = unique_root("held");
+    let lab = Lab::start_with(mqtt_settings(&root)).await;
+    wait_ready(&lab).await;
+    lab.start_recording().await;
+    let mut developer = TestClient::connect(&format!("{root}-watcher")).await;
+    developer.subscribe(&format!("{root}/errors/#")).await;
+    let mut sensor = TestClient::connect(&format!("{root}-sensor")).await;
+
+    // Another process holds SQLite's write lock past the store's busy timeout (10 s): the first
+    // commit fails as store_unavailable, and ingest tries again instead of refusing.
+    let blocker = rusqlite::Connection::open(lab.db_path()).expect("open");
+    blocker.execute_batch("BEGIN IMMEDIATE").expect("lock");
+    let five: Vec<Value> = (0..5).map(|i| json!({"values": {"lead_i": i}})).collect();
+    sensor.publish_acked(&format!("{root}/samples/ecg-1"), Value::Array(five).to_string()).await;
+    tokio::time::sleep(Duration::from_secs(11)).await;
+    assert_eq!(lab.stored().await, 0, "nothing while the store is locked");
+    blocker.execute_batch("COMMIT").expect("unlock");
+    wait_stored(&lab, 5).await;
+
+    assert!(developer.next_message(Duration::from_millis(500)).await.is_none(), "held, not refused: no problem published");
+    assert_eq!(metric(&lab, "srs_ingest_mqtt_samples_total{broker=\"mqtt\"}").await, 5.0);
+    // Parsed, checked and counted once, however often the commit was tried.
+    let status = lab.client.get(format!("{}/api/v1/sensors/status", lab.url)).bearer_auth(&lab.token).send().await.expect("status");
+    let status: Vec<Value> = status.json().await.expect("json");
+    let ecg = status.iter().find(|s| s["sensor_id"] == "ecg-1").expect("ecg-1");
+    assert_eq!(ecg["samples_last_minute"], 5, "{ecg}");
+    sensor.disconnect().await;
+    developer.disconnect().await;
     lab.stop().await;
 }

@@ -7,7 +7,6 @@
 
 mod support;
 
-use reqwest::StatusCode;
 use serde_json::json;
 use srs_testkit::mqtt::{unique_root, TestClient};
 use std::path::Path;
@@ -114,8 +113,9 @@ fn start_broker(dir: &Path, tls_port: Option<u16>, plain_port: u16) -> Broker {
     panic!("the test's Mosquitto did not start");
 }
 
-async fn readyz(lab: &Lab) -> StatusCode {
-    lab.client.get(format!("{}/readyz", lab.url)).send().await.expect("readyz").status()
+/// `/readyz`'s status once it is `status`, or after `secs` seconds.
+async fn readyz_within(lab: &Lab, status: u16, secs: u64) -> u16 {
+    srs_testkit::wait_readyz(&lab.client, &lab.url, status, Duration::from_secs(secs)).await.0
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -139,41 +139,17 @@ async fn ingest_connects_over_tls_to_a_broker_of_a_trusted_ca_only() {
     // Without the lab's CA the certificate is not trusted: never connected, not ready.
     let untrusting = Lab::start_with(settings("")).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    assert_eq!(readyz(&untrusting).await, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(readyz_within(&untrusting, 503, 0).await, 503);
     untrusting.stop().await;
 
     let lab = Lab::start_with(settings(&ca)).await;
-    for _ in 0..100 {
-        if readyz(&lab).await == StatusCode::OK {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(readyz(&lab).await, StatusCode::OK, "connected over TLS");
+    assert_eq!(readyz_within(&lab, 200, 5).await, 200, "connected over TLS");
     lab.start_recording().await;
     let mut sensor = TestClient::connect_to(&format!("mqtt://127.0.0.1:{plain_port}"), &format!("{root}-sensor"), |_| {}).await;
     sensor.publish_acked(&format!("{root}/samples/door-1"), json!({"id": "tls:1", "values": {"open": true}}).to_string()).await;
-    for _ in 0..100 {
-        if lab.stored().await == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(lab.stored().await, 1, "the sample came to ingest over TLS and was stored");
+    assert_eq!(lab.wait_stored(1).await, 1, "the sample came to ingest over TLS and was stored");
     sensor.disconnect().await;
     lab.stop().await;
-}
-
-/// Polls `/readyz` until it answers `status` (or `secs` pass).
-async fn wait_readyz(lab: &Lab, status: StatusCode, secs: u64) -> StatusCode {
-    let deadline = std::time::Instant::now() + Duration::from_secs(secs);
-    loop {
-        let now = readyz(lab).await;
-        if now == status || std::time::Instant::now() > deadline {
-            return now;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -189,34 +165,20 @@ async fn ingest_reconnects_and_subscribes_again_when_the_broker_comes_back() {
         ("SRS__MQTT__CLIENT_ID".to_owned(), format!("{root}-ingest")),
     ])
     .await;
-    assert_eq!(wait_readyz(&lab, StatusCode::OK, 10).await, StatusCode::OK);
+    assert_eq!(readyz_within(&lab, 200, 10).await, 200);
     drop(broker);
-    assert_eq!(
-        wait_readyz(&lab, StatusCode::SERVICE_UNAVAILABLE, 20).await,
-        StatusCode::SERVICE_UNAVAILABLE,
-        "not ready without its broker"
-    );
+    assert_eq!(readyz_within(&lab, 503, 20).await, 503, "not ready without its broker");
     tokio::time::sleep(Duration::from_secs(2)).await;
 
     // A new broker on the same port, which knows nothing of the old session.
     let _broker = start_broker(dir.path(), None, port);
-    assert_eq!(wait_readyz(&lab, StatusCode::OK, 45).await, StatusCode::OK, "reconnected and subscribed by itself");
-    let text = lab.client.get(format!("{}/metrics", lab.url)).send().await.expect("metrics").text().await.expect("text");
-    let reconnects = text
-        .lines()
-        .find_map(|line| line.strip_prefix("srs_ingest_mqtt_reconnects_total{broker=\"mqtt\"} "))
-        .and_then(|n| n.parse::<f64>().ok());
-    assert!(reconnects.is_some_and(|n| n >= 1.0), "reconnects are counted: {reconnects:?}");
+    assert_eq!(readyz_within(&lab, 200, 45).await, 200, "reconnected and subscribed by itself");
+    let reconnects = srs_testkit::metric(&lab.client, &lab.url, "srs_ingest_mqtt_reconnects_total{broker=\"mqtt\"}").await;
+    assert!(reconnects >= 1.0, "reconnects are counted: {reconnects}");
     lab.start_recording().await;
     let mut sensor = TestClient::connect_to(&url, &format!("{root}-sensor"), |_| {}).await;
     sensor.publish_acked(&format!("{root}/samples/door-1"), json!({"id": "back:1", "values": {"open": true}}).to_string()).await;
-    for _ in 0..100 {
-        if lab.stored().await == 1 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert_eq!(lab.stored().await, 1, "the new subscription delivers");
+    assert_eq!(lab.wait_stored(1).await, 1, "the new subscription delivers");
     sensor.disconnect().await;
     lab.stop().await;
 }

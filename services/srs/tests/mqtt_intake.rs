@@ -44,13 +44,8 @@ fn serve_with(dir: &Path, env: &[(String, String)], services: Option<&str>) -> (
 }
 
 async fn wait_ready(client: &reqwest::Client, base: &str) {
-    for _ in 0..300 {
-        if client.get(format!("{base}/readyz")).send().await.is_ok_and(|r| r.status() == 200) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("{base} never became ready (is its broker connected?)");
+    let (status, body) = srs_testkit::wait_readyz(client, base, 200, Duration::from_secs(15)).await;
+    assert_eq!(status, 200, "{base} never became ready (is its broker connected?): {body}");
 }
 
 /// Waits until the store holds `expected` distinct ids (or 60 s pass) and returns the copies.
@@ -63,11 +58,6 @@ async fn wait_for_copies(dir: &Path, experiment: &str, expected: usize) -> HashM
         }
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
-}
-
-async fn metric(client: &reqwest::Client, base: &str, line_start: &str) -> f64 {
-    let text = client.get(format!("{base}/metrics")).send().await.expect("metrics").text().await.expect("text");
-    text.lines().find(|line| line.starts_with(line_start)).and_then(|line| line.rsplit(' ').next()?.parse().ok()).unwrap_or(0.0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -160,8 +150,8 @@ async fn two_ingest_processes_split_a_shared_subscription_and_store_each_message
     }
     sensor.disconnect().await;
     let copies = wait_for_copies(dir.path(), &experiment, MESSAGES * SIZE).await;
-    let first_took = metric(&client, &first_base, "srs_ingest_mqtt_messages_total{broker=\"mqtt\"}").await;
-    let second_took = metric(&client, &second_base, "srs_ingest_mqtt_messages_total{broker=\"mqtt\"}").await;
+    let first_took = srs_testkit::metric(&client, &first_base, "srs_ingest_mqtt_messages_total{broker=\"mqtt\"}").await;
+    let second_took = srs_testkit::metric(&client, &second_base, "srs_ingest_mqtt_messages_total{broker=\"mqtt\"}").await;
     assert!(terminate(second).success() && terminate(first).success());
     assert_eq!(copies.len(), MESSAGES * SIZE);
     assert!(copies.values().all(|n| *n == 1), "every sample stored exactly once");

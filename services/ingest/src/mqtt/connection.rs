@@ -13,7 +13,6 @@
 
 use super::settings::Broker;
 use crate::metrics;
-use futures_util::future::BoxFuture;
 use rumqttc::v5::mqttbytes::v5::{Filter, Packet, Publish};
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::{AsyncClient, Event, EventLoop, MqttOptions};
@@ -45,7 +44,14 @@ pub enum Ack {
     No,
 }
 
-pub type Handler = Arc<dyn Fn(Publish) -> BoxFuture<'static, Ack> + Send + Sync>;
+/// What takes a connection's messages in.
+#[async_trait::async_trait]
+pub trait Messages: Send + Sync + 'static {
+    /// Handles one message; says whether it may be acknowledged.
+    async fn take(&self, publish: Publish) -> Ack;
+}
+
+pub type Handler = Arc<dyn Messages>;
 
 /// What to connect to and subscribe.
 pub struct Subscriber {
@@ -144,7 +150,6 @@ async fn run(
         };
         match event {
             Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                generation.fetch_add(1, Ordering::SeqCst);
                 retry = FIRST_RETRY;
                 // Subscribing again is harmless when the session kept the subscriptions. Never
                 // waiting here: only this loop's polling empties the client's request queue.
@@ -167,7 +172,8 @@ async fn run(
             }
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 metrics::mqtt_message(name);
-                let outcome = tokio::spawn(handler(publish.clone()));
+                let (handler, message) = (handler.clone(), publish.clone());
+                let outcome = tokio::spawn(async move { handler.take(message).await });
                 let _ = handled.send(Handled { generation: generation.load(Ordering::SeqCst), publish, outcome });
             }
             Ok(_) => {}

@@ -3,7 +3,6 @@
 //! message only once its samples are committed by the same intake as HTTP.
 
 mod connection;
-mod retry;
 mod samples;
 pub mod settings;
 mod ttn;
@@ -16,9 +15,8 @@ use srs_common::AppContext;
 use std::sync::Arc;
 
 /// Connects to the brokers the settings name (none by default).
-pub fn start(ingest: &Arc<Ingest>, context: &AppContext, background: &Background) -> anyhow::Result<()> {
+pub fn start(ingest: &Arc<Ingest>, ttn: &TtnSettings, context: &AppContext, background: &Background) -> anyhow::Result<()> {
     let mqtt = MqttSettings::from_settings(&context.settings)?;
-    let ttn = TtnSettings::from_settings(&context.settings)?;
     // Room for a message over the body limit, so that it is refused with a problem on the
     // errors topic; the broker drops larger ones (deployments cap them there too, see
     // docs/mqtt.md).
@@ -30,14 +28,15 @@ pub fn start(ingest: &Arc<Ingest>, context: &AppContext, background: &Background
         let subscriber = Subscriber { name: samples::BROKER, broker, filters: vec![samples::filter(&mqtt.topic_root)], max_packet_bytes };
         let (ingest, context_for_handler, closing) = (ingest.clone(), context.clone(), background.closing.clone());
         let root = mqtt.topic_root.clone();
-        let make_handler = move |client| samples::handler(ingest, context_for_handler, root, closing, client);
-        connection::start(subscriber, make_handler, &context.readiness, background)?;
+        let messages = move |client| -> connection::Handler {
+            Arc::new(samples::SampleMessages { ingest, context: context_for_handler, root, closing, client })
+        };
+        connection::start(subscriber, messages, &context.readiness, background)?;
     }
     if let Some(broker) = ttn.broker(&replica)? {
         let subscriber = Subscriber { name: ttn::BROKER, broker, filters: vec![ttn::filter(&ttn.mqtt_username)], max_packet_bytes };
-        let (ingest, context_for_handler, closing) = (ingest.clone(), context.clone(), background.closing.clone());
-        let make_handler = move |_client| ttn::handler(ingest, context_for_handler, closing);
-        connection::start(subscriber, make_handler, &context.readiness, background)?;
+        let uplinks = ttn::TtnUplinks { ingest: ingest.clone(), context: context.clone(), closing: background.closing.clone() };
+        connection::start(subscriber, move |_client| -> connection::Handler { Arc::new(uplinks) }, &context.readiness, background)?;
     }
     Ok(())
 }

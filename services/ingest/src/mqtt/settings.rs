@@ -53,6 +53,10 @@ impl MqttSettings {
         if !valid_root {
             return Err(SettingsError("mqtt.topic_root: must be a topic without wildcards, `$` or a trailing `/`".into()));
         }
+        if mqtt.session_expiry_secs == 0 {
+            // The session is where the broker keeps what a crashed replica had not acknowledged.
+            return Err(SettingsError("mqtt.session_expiry_secs: must be at least 1 (with 0 the broker forgets the messages a crashed replica had not acknowledged)".into()));
+        }
         mqtt.broker()?;
         Ok(mqtt)
     }
@@ -86,8 +90,8 @@ impl TtnSettings {
     }
 
     /// The webhook's secret; `None` while it is empty (the endpoint is off).
-    pub fn webhook_secret(&self) -> Option<&str> {
-        Some(self.webhook_secret.expose_secret()).filter(|secret| !secret.is_empty())
+    pub fn webhook_secret(&self) -> Option<SecretString> {
+        Some(self.webhook_secret.clone()).filter(|secret| !secret.expose_secret().is_empty())
     }
 }
 
@@ -149,6 +153,8 @@ mod tests {
         assert!(MqttSettings::from_settings(&settings).expect("mqtt").broker().expect("broker").is_none());
         let ttn = TtnSettings::from_settings(&settings).expect("ttn");
         assert!(ttn.webhook_secret().is_none() && ttn.broker("r").expect("broker").is_none());
+        let error = load(&[("SRS__MQTT__SESSION_EXPIRY_SECS", "0")]).expect_err("no session");
+        assert!(error.to_string().contains("mqtt.session_expiry_secs"), "{error}");
         let error = load(&[("SRS__MQTT__URL", "http://user:hunter2@host")]).expect_err("scheme");
         assert!(error.to_string().contains("mqtt.url") && !error.to_string().contains("hunter2"), "{error}");
         let error = load(&[("SRS__TTN__MQTT_URL", "not a url hunter2")]).expect_err("url");

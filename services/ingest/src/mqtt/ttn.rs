@@ -3,8 +3,8 @@
 //! subscriptions) and the idempotency key stores it once. A refused uplink is counted and
 //! logged (TTN's broker takes no messages from us).
 
-use super::connection::{Ack, Handler};
-use super::retry::until_taken;
+use super::connection::{Ack, Messages};
+use crate::intake::{take, WhenUnavailable};
 use crate::Ingest;
 use rumqttc::v5::mqttbytes::v5::Publish;
 use srs_common::AppContext;
@@ -20,21 +20,23 @@ pub fn filter(username: &str) -> String {
     format!("v3/{application}/devices/+/up")
 }
 
-pub fn handler(ingest: Arc<Ingest>, context: AppContext, closing: CancellationToken) -> Handler {
-    let shared = Arc::new((ingest, context, closing));
-    Arc::new(move |publish| {
-        let shared = shared.clone();
-        Box::pin(async move {
-            let (ingest, context, closing) = &*shared;
-            take_uplink(ingest, context, closing, publish).await
-        })
-    })
+/// The uplinks of TTN's MQTT integration.
+pub struct TtnUplinks {
+    pub ingest: Arc<Ingest>,
+    pub context: AppContext,
+    pub closing: CancellationToken,
 }
 
-async fn take_uplink(ingest: &Ingest, context: &AppContext, closing: &CancellationToken, publish: Publish) -> Ack {
-    let (result, sensor_id) = match crate::ttn::read(&context.sensors, &publish.payload) {
-        Ok((sensor, sample)) => (until_taken(ingest, context, closing, || crate::ttn::body(sensor, &sample)).await, sensor.id.to_string()),
-        Err(error) => (Err(error), String::new()),
-    };
-    super::samples::answer(None, &sensor_id, BROKER, result).await
+#[async_trait::async_trait]
+impl Messages for TtnUplinks {
+    async fn take(&self, publish: Publish) -> Ack {
+        let (result, sensor_id) = match crate::ttn::read(&self.context.sensors, &publish.payload) {
+            Ok((sensor, sample)) => {
+                let body = crate::ttn::body(sensor, &sample);
+                (take(&self.ingest, &self.context, body, WhenUnavailable::RetryUntil(&self.closing)).await, sensor.id.to_string())
+            }
+            Err(error) => (Err(error), String::new()),
+        };
+        super::samples::answer(None, &sensor_id, BROKER, result).await
+    }
 }

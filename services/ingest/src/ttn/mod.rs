@@ -7,20 +7,13 @@ pub mod webhook;
 
 use crate::intake::Body;
 use crate::parse::Format;
-use srs_common::http::{from_str_named, JsonError};
 use srs_common::sensors::{SensorCatalog, SensorRef};
-use srs_common::{ApiError, ErrorCode};
+use srs_common::ApiError;
 
-/// An uplink message as its sensor and that sensor's sample (an ingest body).
+/// An uplink message as its sensor and that sensor's sample (an ingest body): 400 for bad JSON,
+/// 422 naming the field for JSON that is not an uplink message, as for every JSON body.
 pub fn read<'a>(catalog: &'a SensorCatalog, bytes: &[u8]) -> Result<(SensorRef<'a>, Vec<u8>), ApiError> {
-    let text = std::str::from_utf8(bytes).map_err(|_| ApiError::new(ErrorCode::MalformedJson, "the uplink message is not UTF-8"))?;
-    let uplink: uplink::Uplink = from_str_named(text).map_err(|error| match error {
-        JsonError::Syntax(message) => ApiError::new(ErrorCode::MalformedJson, format!("malformed JSON: {message}")),
-        JsonError::Shape(problem) => {
-            ApiError::new(ErrorCode::InvalidBody, "not a The Things Stack uplink message").with_errors(vec![problem])
-        }
-    })?;
-    uplink::to_sample(catalog, &uplink)
+    uplink::to_sample(catalog, &srs_common::http::parse_json(bytes)?)
 }
 
 /// The intake body of a sample `read` made.

@@ -67,14 +67,21 @@ pub fn to_sample<'a>(catalog: &'a SensorCatalog, uplink: &Uplink) -> Result<(Sen
     let renames = sensor.spec.ttn.as_ref().map(|ttn| &ttn.fields);
     let mut values = Map::new();
     for (key, value) in payload {
-        match renames.and_then(|fields| fields.get(key)) {
-            Some(None) => {}
-            Some(Some(field)) => {
-                values.insert(field.clone(), value.clone());
-            }
-            None => {
-                values.insert(key.clone(), value.clone());
-            }
+        let field = match renames.and_then(|fields| fields.get(key)) {
+            Some(None) => continue,
+            Some(Some(field)) => field,
+            None => key,
+        };
+        // Two keys giving one field (a renamed key and one already named so): keeping either
+        // would drop the other without a word.
+        if values.insert(field.clone(), value.clone()).is_some() {
+            let problem = FieldProblem {
+                index: None,
+                field: Some(format!("uplink_message.decoded_payload.{key}")),
+                message: format!("gives the field {field}, which another key of the payload gives too"),
+            };
+            return Err(ApiError::new(ErrorCode::InvalidField, format!("two keys of the decoded payload give the field {field}"))
+                .with_errors(vec![problem]));
         }
     }
     let declares = |name: &str| sensor.sensor_type.fields.iter().any(|field| field.name == name);
@@ -85,7 +92,10 @@ pub fn to_sample<'a>(catalog: &'a SensorCatalog, uplink: &Uplink) -> Result<(Sen
             }
         }
     }
-    let session = message.session_key_id.as_deref().unwrap_or_default();
+    // Without a session key (a device activated by personalisation never joins), the uplink's
+    // own receive time stands in for it: a redelivered uplink keeps it, and a counter that
+    // starts again after a power cycle is not taken for the uplinks it repeats.
+    let session = message.session_key_id.as_deref().or(uplink.received_at.as_deref()).unwrap_or_default();
     let id = format!("{device_id}:{session}:{}", message.f_cnt.unwrap_or(0));
     let mut sample = Map::new();
     if let Some(received_at) = &uplink.received_at {
@@ -132,6 +142,29 @@ mod tests {
             sample["values"],
             serde_json::json!({"co2_ppm": 812, "temperature": 21.5, "humidity": 38.0, "battery": 3.6, "rssi": -61, "snr": 9.25})
         );
+    }
+
+    #[test]
+    fn without_a_session_key_the_receive_time_keeps_restarted_counters_apart() {
+        let catalog = catalog();
+        let at = |received_at: &str| {
+            let message = uplink(serde_json::json!({"end_device_ids": {"device_id": "clairchen-17"}, "received_at": received_at,
+                "uplink_message": {"f_cnt": 3, "decoded_payload": {"co2": 500}}}));
+            let (_, body) = to_sample(&catalog, &message).expect("sample");
+            serde_json::from_slice::<Value>(&body).expect("json")["id"].as_str().map(str::to_owned)
+        };
+        assert_eq!(at("2026-11-30T09:00:00Z").as_deref(), Some("clairchen-17:2026-11-30T09:00:00Z:3"));
+        assert_ne!(at("2026-11-30T09:00:00Z"), at("2026-12-01T09:00:00Z"), "counter 3 again, a day later, is another uplink");
+    }
+
+    #[test]
+    fn two_keys_giving_one_field_are_refused_not_collapsed() {
+        let catalog = catalog();
+        let message = uplink(serde_json::json!({"end_device_ids": {"device_id": "clairchen-17"},
+            "uplink_message": {"decoded_payload": {"co2": 812, "co2_ppm": 790}}}));
+        let error = to_sample(&catalog, &message).expect_err("refused");
+        assert_eq!(error.code(), ErrorCode::InvalidField);
+        assert!(error.errors()[0].message.contains("co2_ppm"), "{:?}", error.errors());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! `ttn.webhook_secret` is empty; otherwise the `X-SRS-TTN-Secret` header must carry it,
 //! compared in constant time.
 
-use crate::intake::{take, IngestResult};
+use crate::intake::{take, IngestResult, WhenUnavailable};
 use crate::Ingest;
 use actix_web::{post, web, HttpRequest, HttpResponse};
 use secrecy::ExposeSecret;
@@ -20,12 +20,12 @@ pub const SECRET_HEADER: &str = "X-SRS-TTN-Secret";
         content((crate::ttn::uplink::Uplink = "application/json"))),
     responses(
         (status = 200, description = "committed (or accepted for the live view only)", body = IngestResult),
-        (status = 400, description = "malformed JSON, or not an uplink message", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "malformed JSON", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "the secret header is missing or wrong", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "the webhook is off (ttn.webhook_secret is empty)", body = Problem, content_type = "application/problem+json"),
         (status = 413, description = "body over the limit", body = Problem, content_type = "application/problem+json"),
         (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "no sensor has the device (unknown_id), the uplink has no decoded payload (invalid_field), or the payload does not fit its type (invalid_samples)", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "not an uplink message, or one without a decoded payload, or two payload keys giving one field (invalid_field); no sensor has the device (unknown_id); the payload does not fit the type (invalid_samples)", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "store unavailable, its disk full or the queue full; see Retry-After", body = Problem, content_type = "application/problem+json"),
     ))]
 #[post("/api/v1/ttn/uplink")]
@@ -54,5 +54,5 @@ async fn receive(ingest: &Ingest, context: &AppContext, request: &HttpRequest, b
     }
     let body = crate::routes::read_json_body(request, body, ingest.settings.max_body_bytes).await?;
     let (sensor, sample) = crate::ttn::read(&context.sensors, &body)?;
-    take(ingest, context, crate::ttn::body(sensor, &sample)).await
+    take(ingest, context, crate::ttn::body(sensor, &sample), WhenUnavailable::Answer).await
 }

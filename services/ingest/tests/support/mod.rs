@@ -111,6 +111,17 @@ impl Lab {
         self.post("/api/v1/samples", "application/json", body.to_string(), None).await
     }
 
+    /// Waits (up to 10 s) until the experiment has at least `count` samples; how many it has.
+    pub async fn wait_stored(&self, count: u64) -> u64 {
+        for _ in 0..200 {
+            if self.stored().await >= count {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        self.stored().await
+    }
+
     /// Samples stored for the experiment.
     pub async fn stored(&self) -> u64 {
         let query = srs_common::model::SampleQuery { experiment_id: self.experiment_id.clone(), ..Default::default() };
