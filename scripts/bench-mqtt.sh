@@ -28,8 +28,7 @@ trap cleanup EXIT
 
 MQTT_PORT=$(free_port)
 render_mosquitto_config "$WORK/mosquitto" "$MQTT_PORT" ingest-pw sensor-pw
-sed -i "s#^log_dest stdout#log_dest file $WORK/mosquitto.log#" "$WORK/mosquitto/mosquitto.conf"
-"$(mosquitto_binary)" -c "$WORK/mosquitto/mosquitto.conf" & PIDS+=($!)
+"$(mosquitto_binary)" -c "$WORK/mosquitto/mosquitto.conf" >"$WORK/mosquitto.log" 2>&1 & PIDS+=($!)
 for _ in $(seq 50); do port_open 127.0.0.1 "$MQTT_PORT" && break; sleep 0.1; done
 
 # The messages: one per line, each an array of SIZE ECG samples with unique ts and id.

@@ -106,7 +106,6 @@ mqtt_port=${SRS_MQTT_PORT:-$(free_port)}
 port_open 127.0.0.1 "$mqtt_port" && die "port $mqtt_port is taken (SRS_MQTT_PORT chooses another)"
 [ -e "$RUN/mqtt-ingest-password" ] || python3 -c 'import secrets; print(secrets.token_urlsafe(24))' >"$RUN/mqtt-ingest-password"
 render_mosquitto_config "$DEV_DIR/mosquitto" "$mqtt_port" "$(cat "$RUN/mqtt-ingest-password")" "${SRS_DEV_SENSOR_PASSWORD:-sensor-dev-password}"
-sed -i "s#^log_dest stdout#log_dest file $LOGS/mosquitto.log#" "$DEV_DIR/mosquitto/mosquitto.conf"
 "$(mosquitto_binary)" -c "$DEV_DIR/mosquitto/mosquitto.conf" >>"$LOGS/mosquitto.log" 2>&1 &
 echo $! >"$RUN/mosquitto.pid"
 echo "$mqtt_port" >"$RUN/mosquitto.port"

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # A short run of the lab's k6 load scenario (tests/load/srs-scenario.js) with the scenario's own
 # thresholds (no failed request; p99 under SMOKE_P99_MS, default 1000: debug builds sharing two
-# cores with the whole topology measure no speed, so the smoke only catches a stall): against SRS_URL when it is set (the gateway, in
-# scripts/gateway-e2e.sh), else against a fresh `srs serve` ($SRS_BIN) during a recording.
+# cores with the whole topology measure no speed, so the smoke only catches a stall): against
+# SRS_URL when it is set (the gateway, in scripts/gateway-e2e.sh), else against a fresh
+# `srs serve` ($SRS_BIN) during a recording.
 # SMOKE_VUS and SMOKE_DURATION size it (defaults 10 and 10s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
