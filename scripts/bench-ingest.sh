@@ -56,7 +56,7 @@ scripts/lab-setup.py "http://127.0.0.1:$SRS_PORT" bench "bench password" >/dev/n
 sleep 1
 srs_one=$(run srs-1 "http://127.0.0.1:$SRS_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1)
 srs_batch=$(run srs-1000 "http://127.0.0.1:$SRS_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1000)
-stored=$(sqlite3 "$WORK/srs/srs.db" "SELECT COUNT(*) FROM samples" 2>/dev/null || echo "?")
+stored=$(sqlite3 "$WORK/srs/srs.db" "SELECT COALESCE(SUM(rows), 0) FROM sample_blocks" 2>/dev/null || echo "?")
 
 # 4. InfluxDB 1.6 with its defaults (WAL, fsync per write), its own data directory and port.
 mkdir -p "$WORK/influx"

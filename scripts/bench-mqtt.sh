@@ -114,7 +114,7 @@ mqtt_single=$(mqtt_run "$WORK/singles" "$SINGLES")
 http_rate() { wrk -t2 -c64 -d"${SECS}s" -s scripts/bench/srs-samples.lua "http://127.0.0.1:$SRS_PORT/api/v1/samples" | awk '/Requests\/sec/ {print $2}'; }
 http_batch=$(SAMPLES=100 http_rate)
 http_single=$(SAMPLES=1 http_rate)
-stored=$(sqlite3 "$WORK/srs/srs.db" "SELECT COUNT(*) FROM samples" 2>/dev/null || echo "?")
+stored=$(sqlite3 "$WORK/srs/srs.db" "SELECT COALESCE(SUM(rows), 0) FROM sample_blocks" 2>/dev/null || echo "?")
 
 python3 - "$MESSAGES" "$broker_secs" "$mqtt_batch" "$mqtt_single" "$http_batch" "$http_single" "$PUBLISHERS" "$stored" <<'PY'
 import sys

@@ -1,6 +1,9 @@
 //! Store benchmark (scripts/bench-store.sh): the same realistic samples inserted in batches of
-//! 1,000 through our SQLite store and through a plain rusqlite prepared-statement loop on the
-//! same schema and pragmas, in one run; prints rows/s of both and the ratio.
+//! 1,000 through our SQLite store (compressed blocks) and, as baselines in the same run, through
+//! plain rusqlite prepared-statement loops with the same pragmas: into one row per sample with
+//! the dedup and time indexes SRS used before blocks (the layout the store had), and into a bare
+//! table without any index (the ceiling of a row loop). Prints rows/s, ratios and bytes on disk
+//! per sample.
 //!
 //! SRS_BENCH_SAMPLES sets the number of samples (default 5,000,000).
 
@@ -95,47 +98,51 @@ async fn prepared_store(path: &std::path::Path) -> (SqliteStore, Arc<RecordingSt
     (store, Arc::new(recording.stamp()))
 }
 
-/// The baseline: a plain prepared-statement loop, one transaction per batch, on the very same
-/// schema and pragmas (the file is created by the store's own migrations).
-fn raw_loop(path: &std::path::Path, samples: &[NewSample]) -> f64 {
+/// The row layout SRS had before blocks: one row per sample, values as JSON text, the two
+/// partial dedup indexes and the time index. Without `indexes`, the bare table.
+fn row_table(indexes: bool) -> String {
+    let mut sql = "CREATE TABLE rows (experiment INTEGER NOT NULL, recording INTEGER NOT NULL, sensor INTEGER NOT NULL,
+        ts INTEGER NOT NULL, received_at INTEGER NOT NULL, sample_id TEXT, vals TEXT NOT NULL);"
+        .to_owned();
+    if indexes {
+        sql.push_str(
+            "CREATE UNIQUE INDEX rows_dedup_id ON rows (sensor, sample_id) WHERE sample_id IS NOT NULL;
+             CREATE UNIQUE INDEX rows_dedup_ts ON rows (sensor, ts) WHERE sample_id IS NULL;
+             CREATE INDEX rows_by_experiment_ts ON rows (experiment, ts);",
+        );
+    }
+    sql
+}
+
+/// A baseline: a plain prepared-statement loop, one transaction per batch, into [`row_table`].
+fn raw_loop(path: &std::path::Path, indexes: bool, samples: &[NewSample]) -> f64 {
     let mut conn = rusqlite::Connection::open(path).expect("open");
     conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 10000; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -65536;")
         .expect("pragmas");
-    let (recording, experiment): (i64, i64) =
-        conn.query_row("SELECT key, experiment_key FROM recordings", [], |r| Ok((r.get(0)?, r.get(1)?))).expect("recording");
+    conn.execute_batch(&row_table(indexes)).expect("table");
     let sensors = ["ecg-1", "eye-1", "imu-left", "imu-right", "co2-1"];
-    for (key, sensor) in sensors.iter().enumerate() {
-        conn.execute(
-            "INSERT INTO sensor_keys (key, sensor_id, sensor_type) VALUES (?1, ?2, 'x')",
-            rusqlite::params![key as i64 + 1, sensor],
-        )
-        .expect("sensor");
-    }
     let started = Instant::now();
     for batch in samples.chunks(BATCH) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).expect("begin");
         {
             let mut insert = tx
-                .prepare_cached("INSERT OR IGNORE INTO samples (experiment, recording, sensor, ts, received_at, sample_id, vals) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)")
+                .prepare_cached("INSERT OR IGNORE INTO rows (experiment, recording, sensor, ts, received_at, sample_id, vals) VALUES (1, 1, ?1, ?2, ?3, ?4, ?5)")
                 .expect("prepare");
             for sample in batch {
                 let sensor = sensors.iter().position(|s| **s == *sample.sensor_id).unwrap_or(0) as i64 + 1;
-                insert
-                    .execute(rusqlite::params![
-                        experiment,
-                        recording,
-                        sensor,
-                        sample.ts,
-                        sample.received_at,
-                        sample.sample_id,
-                        sample.values
-                    ])
-                    .expect("insert");
+                insert.execute(rusqlite::params![sensor, sample.ts, sample.received_at, sample.sample_id, sample.values]).expect("insert");
             }
         }
         tx.commit().expect("commit");
     }
-    samples.len() as f64 / started.elapsed().as_secs_f64()
+    let rate = samples.len() as f64 / started.elapsed().as_secs_f64();
+    conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").expect("checkpoint");
+    rate
+}
+
+/// Bytes of the database file per sample, after a checkpoint.
+fn bytes_per_sample(path: &std::path::Path, count: usize) -> f64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) as f64 / count as f64
 }
 
 async fn our_store(store: &SqliteStore, samples: Vec<NewSample>) -> f64 {
@@ -163,17 +170,32 @@ async fn our_store(store: &SqliteStore, samples: Vec<NewSample>) -> f64 {
 async fn main() {
     let count: usize = std::env::var("SRS_BENCH_SAMPLES").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000_000);
     let dir = tempfile::tempdir().expect("tempdir");
-    println!("store insert benchmark: {count} realistic samples, batches of {BATCH}, SQLite WAL synchronous=NORMAL, dedup indexes on");
-
-    let (raw_store, raw_stamp) = prepared_store(&dir.path().join("raw.db")).await;
-    drop(raw_store);
-    let samples = realistic_samples(count, &raw_stamp);
-    let raw = raw_loop(&dir.path().join("raw.db"), &samples);
-    drop(samples);
-    println!("  raw rusqlite prepared-statement loop: {raw:>12.0} rows/s");
+    println!("store insert benchmark: {count} realistic samples, batches of {BATCH}, SQLite WAL synchronous=NORMAL");
 
     let (store, stamp) = prepared_store(&dir.path().join("store.db")).await;
-    let ours = our_store(&store, realistic_samples(count, &stamp)).await;
-    println!("  SRS SqliteStore::insert_samples:      {ours:>12.0} rows/s");
-    println!("  ratio store / raw loop:               {:>12.2}x  (aim: 0.80x or better)", ours / raw);
+    let samples = realistic_samples(count, &stamp);
+    let row_layout = raw_loop(&dir.path().join("rows.db"), true, &samples);
+    let row_bytes = bytes_per_sample(&dir.path().join("rows.db"), count);
+    let bare = raw_loop(&dir.path().join("bare.db"), false, &samples);
+    let bare_bytes = bytes_per_sample(&dir.path().join("bare.db"), count);
+    let ours = our_store(&store, samples).await;
+    drop(store);
+    {
+        let conn = rusqlite::Connection::open(dir.path().join("store.db")).expect("open");
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE);").expect("checkpoint");
+    }
+    let our_bytes = bytes_per_sample(&dir.path().join("store.db"), count);
+    println!("  raw loop, one row per sample + dedup and time indexes (SRS before blocks): {row_layout:>10.0} rows/s  {row_bytes:>6.1} bytes/sample");
+    println!(
+        "  raw loop, bare table without any index (a row loop's ceiling):            {bare:>10.0} rows/s  {bare_bytes:>6.1} bytes/sample"
+    );
+    println!(
+        "  SRS SqliteStore::insert_samples (blocks, deduplicated):                    {ours:>10.0} rows/s  {our_bytes:>6.1} bytes/sample"
+    );
+    println!(
+        "  ratio store / row layout: {:.2}x   store / bare table: {:.2}x   disk store / row layout: {:.2}x",
+        ours / row_layout,
+        ours / bare,
+        our_bytes / row_bytes
+    );
 }

@@ -21,6 +21,7 @@ pub mod shutdown;
 pub mod store;
 pub mod telemetry;
 pub mod time;
+pub mod varint;
 
 pub use context::AppContext;
 pub use error::{ApiError, ErrorCode};

@@ -68,6 +68,9 @@ contract!(
     logbook_and_progress,
     export_records,
     samples_are_deduplicated,
+    retries_overlapping_stored_batches_store_only_what_is_new,
+    time_ranges_count_what_they_stream,
+    deleted_samples_free_their_client_ids,
     samples_stream_in_time_order_with_filters,
     samples_sharing_a_timestamp_stream_once_across_chunks,
     sample_stats_and_deletion,
@@ -654,6 +657,80 @@ async fn samples_are_deduplicated(store: DynStore) {
     assert_eq!(store.count_samples(&query).await.expect("count"), 5, "a failed batch stores nothing");
 }
 
+/// Batches stored earlier and later, then a retry that overlaps both, out of order, with new
+/// samples in between: exactly the new ones are stored, and each sample streams once.
+async fn retries_overlapping_stored_batches_store_only_what_is_new(store: DynStore) {
+    let experiment = experiment("o");
+    store.insert_experiment(&experiment).await.expect("insert");
+    let stamp = start(&store, &experiment, 0).await;
+    let base = to_ns(&at("2026-11-23T10:00:00Z"));
+    let ms = 1_000_000;
+    let early: Vec<NewSample> = (0..1_000).map(|i| sample(&stamp, "imu-left", "imu", base + i * ms, None)).collect();
+    let late: Vec<NewSample> = (2_000..3_000).map(|i| sample(&stamp, "imu-left", "imu", base + i * ms, None)).collect();
+    assert_eq!(store.insert_samples(early).await.expect("early").stored_count(), 1_000);
+    assert_eq!(store.insert_samples(late).await.expect("late").stored_count(), 1_000);
+    // Every 2 ms from 500 to 2,500, newest first: 250 + 250 stored already, 250 new in the gap.
+    let retry: Vec<NewSample> = (250..1_250).rev().map(|i| sample(&stamp, "imu-left", "imu", base + i * 2 * ms, None)).collect();
+    let outcome = store.insert_samples(retry).await.expect("retry");
+    assert_eq!((outcome.stored_count(), outcome.duplicate_count()), (500, 500));
+    // The same times on another sensor, or with a client id, are other samples.
+    let other = vec![
+        sample(&stamp, "imu-right", "imu", base, None),
+        sample(&stamp, "imu-left", "imu", base, Some("imu-left:0")),
+        sample(&stamp, "imu-left", "imu", base + 2_000 * ms, None),
+    ];
+    assert_eq!(
+        store.insert_samples(other).await.expect("other").fates,
+        vec![SampleFate::Stored, SampleFate::Stored, SampleFate::Duplicate]
+    );
+
+    let query = SampleQuery { experiment_id: experiment.id.clone(), ..Default::default() };
+    let rows: Vec<StoredSample> = store.stream_samples(query.clone()).try_collect::<Vec<_>>().await.expect("read").concat();
+    assert_eq!(rows.len(), 2_502);
+    assert_eq!(store.count_samples(&query).await.expect("count"), 2_502);
+    assert!(rows.windows(2).all(|w| w[0].ts <= w[1].ts), "time order");
+    let mut keys: Vec<(String, i64, Option<String>)> = rows.iter().map(|r| (r.sensor_id.clone(), r.ts, r.sample_id.clone())).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(keys.len(), 2_502, "each sample once");
+}
+
+/// A time range that cuts through stored batches counts exactly the samples it streams.
+async fn time_ranges_count_what_they_stream(store: DynStore) {
+    let experiment = experiment("o");
+    store.insert_experiment(&experiment).await.expect("insert");
+    let stamp = start(&store, &experiment, 0).await;
+    let base = to_ns(&at("2026-11-23T10:00:00Z"));
+    for sensor in ["ecg-1", "ecg-2"] {
+        let batch: Vec<NewSample> = (0..3_000).map(|i| sample(&stamp, sensor, "ecg", base + i * 4_000_000, None)).collect();
+        for part in batch.chunks(700) {
+            store.insert_samples(part.to_vec()).await.expect("insert");
+        }
+    }
+    for (from, to) in [(base + 1, base + 4_000_000 * 1_234), (base - 10, base + 1), (base + 4_000_000 * 2_999, base + 4_000_000 * 3_000)] {
+        let query = SampleQuery { experiment_id: experiment.id.clone(), from_ns: Some(from), to_ns: Some(to), ..Default::default() };
+        let rows: Vec<StoredSample> = store.stream_samples(query.clone()).try_collect::<Vec<_>>().await.expect("read").concat();
+        let expected = 2 * (0..3_000).filter(|i| (from..to).contains(&(base + i * 4_000_000))).count();
+        assert_eq!(rows.len(), expected, "rows in [{from}, {to})");
+        assert!(rows.iter().all(|r| (from..to).contains(&r.ts)));
+        assert_eq!(store.count_samples(&query).await.expect("count"), expected as u64);
+    }
+}
+
+/// Once an experiment's samples are deleted, a client id they carried may be stored again.
+async fn deleted_samples_free_their_client_ids(store: DynStore) {
+    let experiment = experiment("o");
+    store.insert_experiment(&experiment).await.expect("insert");
+    let stamp = start(&store, &experiment, 0).await;
+    let base = to_ns(&at("2026-11-23T10:00:00Z"));
+    let batch = vec![sample(&stamp, "ecg-1", "ecg", base, Some("ecg-1:1")), sample(&stamp, "ecg-1", "ecg", base + 1, None)];
+    assert_eq!(store.insert_samples(batch.clone()).await.expect("insert").stored_count(), 2);
+    assert_eq!(store.insert_samples(batch.clone()).await.expect("retry").stored_count(), 0);
+    store.stop_recording(&stamp.recording_id, now()).await.expect("stop");
+    assert_eq!(store.delete_samples(&experiment.id, Some(2)).await.expect("delete"), 2);
+    assert_eq!(store.insert_samples(batch).await.expect("again").stored_count(), 2);
+}
+
 async fn samples_stream_in_time_order_with_filters(store: DynStore) {
     let experiment = experiment("o");
     store.insert_experiment(&experiment).await.expect("insert");
@@ -683,7 +760,7 @@ async fn samples_stream_in_time_order_with_filters(store: DynStore) {
         (Some("x"), second.participant_id.as_str(), second.recording_id.as_str())
     );
     assert_eq!(ecg.task_id, second.task_id);
-    let value: serde_json::Value = serde_json::from_str(&ecg.values).expect("values are JSON");
+    let value: serde_json::Value = serde_json::from_str(&ecg.values.to_json()).expect("values are JSON");
     assert!(value["level"].is_number());
 
     let only = |q: SampleQuery| {

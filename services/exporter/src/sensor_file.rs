@@ -10,10 +10,8 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::properties::WriterProperties;
 use parquet::schema::types::ColumnPath;
-use serde::de::{DeserializeSeed, Deserializer, IgnoredAny, MapAccess, Visitor};
-use srs_common::model::StoredSample;
-use srs_common::sensors::{FieldName, FieldType, SensorType};
-use std::fmt;
+use srs_common::model::{FieldValue, StoredSample};
+use srs_common::sensors::{FieldType, SensorType};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -46,16 +44,6 @@ enum Column {
     Str(StringBuilder),
 }
 
-/// One field's value of one row, as read from the stored JSON.
-#[derive(Debug, Clone, PartialEq)]
-enum Cell {
-    Null,
-    Bool(bool),
-    I64(i64),
-    F64(f64),
-    Str(String),
-}
-
 pub struct SensorFile {
     temp: PathBuf,
     path: PathBuf,
@@ -69,7 +57,6 @@ pub struct SensorFile {
     task_id: StringBuilder,
     sample_id: StringBuilder,
     columns: Vec<Column>,
-    row: Vec<Cell>,
     buffered: usize,
     rows: u64,
 }
@@ -148,7 +135,6 @@ impl SensorFile {
             task_id: StringBuilder::new(),
             sample_id: StringBuilder::new(),
             columns,
-            row: vec![Cell::Null; sensor_type.fields.len()],
             buffered: 0,
             rows: 0,
         })
@@ -156,12 +142,18 @@ impl SensorFile {
 
     /// Appends one sample (samples must come in `ts` order).
     pub fn append(&mut self, sample: &StoredSample) -> Result<(), FileError> {
-        self.row.iter_mut().for_each(|cell| *cell = Cell::Null);
-        let mut deserializer = serde_json::Deserializer::from_str(&sample.values);
-        // Stored values were checked at ingest; anything unreadable becomes nulls, not a failed export.
-        let seed = RowSeed { names: &self.field_names, row: &mut self.row };
-        if seed.deserialize(&mut deserializer).is_err() {
-            self.row.iter_mut().for_each(|cell| *cell = Cell::Null);
+        // Each field's value by column, read from the packed values without any parsing; a
+        // field the type does not declare is left out, and a repeated one keeps its last value.
+        let mut row = vec![FieldValue::Null; self.field_names.len()];
+        for (position, (name, value)) in sample.values.iter().enumerate() {
+            // Rows of one sensor send their fields in one order: try the same position first.
+            let index = match self.field_names.get(position) {
+                Some(expected) if expected == name => Some(position),
+                _ => self.field_names.iter().position(|n| n == name),
+            };
+            if let Some(index) = index {
+                row[index] = value;
+            }
         }
         self.ts.append_value(sample.ts);
         self.received_at.append_value(sample.received_at);
@@ -169,13 +161,13 @@ impl SensorFile {
         self.recording_id.append_value(&sample.recording_id);
         self.task_id.append_option(sample.task_id.as_deref());
         self.sample_id.append_option(sample.sample_id.as_deref());
-        for (column, cell) in self.columns.iter_mut().zip(self.row.iter_mut()) {
-            match (column, std::mem::replace(cell, Cell::Null)) {
-                (Column::Bool(b), Cell::Bool(v)) => b.append_value(v),
-                (Column::I64(b), Cell::I64(v)) => b.append_value(v),
-                (Column::F64(b), Cell::F64(v)) => b.append_value(v),
-                (Column::F64(b), Cell::I64(v)) => b.append_value(v as f64),
-                (Column::Str(b), Cell::Str(v)) => b.append_value(v),
+        for (column, value) in self.columns.iter_mut().zip(row) {
+            match (column, value) {
+                (Column::Bool(b), FieldValue::Bool(v)) => b.append_value(v),
+                (Column::I64(b), FieldValue::I64(v)) => b.append_value(v),
+                (Column::F64(b), FieldValue::F64(v)) => b.append_value(v),
+                (Column::F64(b), FieldValue::I64(v)) => b.append_value(v as f64),
+                (Column::Str(b), FieldValue::Str(v)) => b.append_value(v),
                 (Column::Bool(b), _) => b.append_null(),
                 (Column::I64(b), _) => b.append_null(),
                 (Column::F64(b), _) => b.append_null(),
@@ -237,77 +229,5 @@ impl SensorFile {
         file.sync_all().map_err(io(&self.temp))?;
         std::fs::rename(&self.temp, &self.path).map_err(io(&self.path))?;
         Ok(Written { path: self.path, rows: self.rows, bytes, sha256 })
-    }
-}
-
-/// Reads a values object into the row's cells, by field name.
-struct RowSeed<'a> {
-    names: &'a [String],
-    row: &'a mut [Cell],
-}
-
-impl<'de> DeserializeSeed<'de> for RowSeed<'_> {
-    type Value = ();
-    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
-        deserializer.deserialize_map(self)
-    }
-}
-
-impl<'de> Visitor<'de> for RowSeed<'_> {
-    type Value = ();
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a values object")
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        while let Some(FieldName(key)) = map.next_key()? {
-            match self.names.iter().position(|n| *n == key) {
-                Some(index) => self.row[index] = map.next_value::<CellValue>()?.0,
-                None => {
-                    map.next_value::<IgnoredAny>()?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-struct CellValue(Cell);
-
-impl<'de> serde::Deserialize<'de> for CellValue {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct CellVisitor;
-        impl<'de> Visitor<'de> for CellVisitor {
-            type Value = CellValue;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field value")
-            }
-            fn visit_unit<E>(self) -> Result<CellValue, E> {
-                Ok(CellValue(Cell::Null))
-            }
-            fn visit_bool<E>(self, v: bool) -> Result<CellValue, E> {
-                Ok(CellValue(Cell::Bool(v)))
-            }
-            fn visit_i64<E>(self, v: i64) -> Result<CellValue, E> {
-                Ok(CellValue(Cell::I64(v)))
-            }
-            fn visit_u64<E>(self, v: u64) -> Result<CellValue, E> {
-                Ok(CellValue(i64::try_from(v).map_or(Cell::F64(v as f64), Cell::I64)))
-            }
-            fn visit_f64<E>(self, v: f64) -> Result<CellValue, E> {
-                Ok(CellValue(Cell::F64(v)))
-            }
-            fn visit_str<E>(self, v: &str) -> Result<CellValue, E> {
-                Ok(CellValue(Cell::Str(v.to_owned())))
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<CellValue, A::Error> {
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(CellValue(Cell::Null))
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<CellValue, A::Error> {
-                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-                Ok(CellValue(Cell::Null))
-            }
-        }
-        deserializer.deserialize_any(CellVisitor)
     }
 }

@@ -19,8 +19,8 @@ async fn samples(store: &DynStore, experiment_id: &str) -> Vec<(StoredSample, Va
         .into_iter()
         .flatten()
         .map(|sample| {
-            let values = normalized(serde_json::from_str(&sample.values).expect("values"));
-            (StoredSample { values: String::new(), ..sample }, values)
+            let values = normalized(serde_json::from_str(&sample.values.to_json()).expect("values"));
+            (StoredSample { values: Default::default(), ..sample }, values)
         })
         .collect();
     // Same ts: order by sensor so both sides line up.

@@ -215,7 +215,7 @@ async fn ttn_uplinks_are_stored_from_the_webhook_and_from_mqtt() {
         ]
     );
     assert_eq!(samples[0].ts, 1_796_029_964_187_204_312, "ts is the uplink's received_at");
-    let values: Value = serde_json::from_str(&samples[0].values).expect("values");
+    let values: Value = serde_json::from_str(&samples[0].values.to_json()).expect("values");
     assert_eq!(values, json!({"co2_ppm": 812, "temperature": 21.5, "humidity": 38.5, "battery": 3.61, "rssi": -61, "snr": 9.25}));
     ttn.disconnect().await;
     lab.stop().await;

@@ -59,7 +59,10 @@ async fn samples_are_stamped_with_the_running_recording() {
         && s.task_id.as_deref() == Some(lab.task_id.as_str())));
     let ecg_sample = samples.iter().find(|s| s.sample_id.as_deref() == Some("during:0")).expect("by id");
     assert_eq!(ecg_sample.sensor_type, "ecg");
-    assert_eq!(serde_json::from_str::<serde_json::Value>(&ecg_sample.values).expect("json"), json!({"lead_i": 0.1, "lead_ii": -0.2}));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&ecg_sample.values.to_json()).expect("json"),
+        json!({"lead_i": 0.1, "lead_ii": -0.2})
+    );
     lab.stop().await;
 }
 

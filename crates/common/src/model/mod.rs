@@ -7,6 +7,7 @@ mod experiment;
 mod export;
 mod recording;
 mod sample;
+mod sample_values;
 mod user;
 
 pub use alert::{Alert, AlertState, Delivery, DeliveryStatus, Notice, Outbox};
@@ -15,6 +16,7 @@ pub use experiment::{Experiment, Participant, Progress, ProgressStatus, Task};
 pub use export::{ClaimRequest, ExportClaim, ExportFile, ExportFilter, ExportRecord, ExportStatus};
 pub use recording::{LogEntry, Recording, RecordingStamp};
 pub use sample::{NewSample, SampleQuery, SampleStat, StoredSample};
+pub use sample_values::{FieldValue, SampleValues};
 pub use user::{ConfiguredSensor, DeviceToken, RefreshRotation, RefreshToken, Role, SensorConfig, User};
 
 /// A new unique id: a UUIDv7 string.

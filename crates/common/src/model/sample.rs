@@ -1,4 +1,4 @@
-use super::RecordingStamp;
+use super::{RecordingStamp, SampleValues};
 use std::sync::Arc;
 
 /// A validated sample on its way into the store.
@@ -29,7 +29,7 @@ pub struct StoredSample {
     pub ts: i64,
     pub received_at: i64,
     pub sample_id: Option<String>,
-    pub values: String,
+    pub values: SampleValues,
     pub recording_id: String,
     pub participant_id: String,
     pub task_id: Option<String>,

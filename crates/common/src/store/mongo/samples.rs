@@ -3,7 +3,7 @@
 
 use super::transaction::Attempt;
 use super::{map_error, MongoStore};
-use crate::model::{NewSample, Recording, RecordingStamp, SampleQuery, SampleStat, SensorConfig, StoredSample};
+use crate::model::{NewSample, Recording, RecordingStamp, SampleQuery, SampleStat, SampleValues, SensorConfig, StoredSample};
 use crate::store::paging::keyset_stream;
 use crate::store::{InsertOutcome, SampleFate, StoreError, StoreResult, SAMPLE_CHUNK};
 use crate::time::day_to_date;
@@ -177,6 +177,7 @@ fn to_stored(document: &Document) -> StoreResult<StoredSample> {
     let values = document.get_document("v").map_err(bad)?;
     let values =
         serde_json::to_string(&Bson::Document(values.clone()).into_relaxed_extjson()).map_err(|e| StoreError::Internal(e.to_string()))?;
+    let values = SampleValues::from_json(&values).map_err(|e| StoreError::Internal(format!("sample values: {e}")))?;
     Ok(StoredSample {
         sensor_id: document.get_str("sensor").map_err(bad)?.to_owned(),
         sensor_type: document.get_str("type").map_err(bad)?.to_owned(),

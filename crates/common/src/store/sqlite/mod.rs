@@ -4,7 +4,10 @@
 //! one host to share the file.
 
 mod alerts;
+mod blocks;
 mod docs;
+mod sample_migration;
+mod sample_reads;
 mod samples;
 mod schema;
 
@@ -15,7 +18,7 @@ use crate::model::*;
 use crate::settings::SqliteSynchronous;
 use crate::time::{to_ns, Timestamp};
 use async_trait::async_trait;
-use futures_util::stream::BoxStream;
+use futures_util::stream::{BoxStream, StreamExt};
 use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -746,7 +749,7 @@ impl Store for SqliteStore {
 
     async fn count_samples(&self, query: &SampleQuery) -> StoreResult<u64> {
         let query = query.clone();
-        self.read(move |c| samples::count(c, &query)).await
+        self.read(move |c| sample_reads::count(c, &query)).await
     }
 
     async fn count_recording_samples(&self, recording_id: &str) -> StoreResult<u64> {
@@ -761,20 +764,31 @@ impl Store for SqliteStore {
 
     async fn sample_stats(&self, experiment_id: &str) -> StoreResult<Vec<SampleStat>> {
         let id = experiment_id.to_owned();
-        self.read(move |c| samples::stats(c, &id)).await
+        self.read(move |c| sample_reads::stats(c, &id)).await
     }
 
     fn stream_samples(&self, query: SampleQuery) -> BoxStream<'static, StoreResult<Vec<StoredSample>>> {
+        // The merge keeps its state between chunks; each chunk runs on the blocking pool with
+        // a reader of its own, and the stream ends after the first empty chunk or error.
         let inner = self.inner.clone();
-        samples::stream(query, move |chunk_query| {
+        futures_util::stream::unfold(Some(sample_reads::BlockMerge::new(query)), move |merge| {
             let inner = inner.clone();
-            async move { run_blocking(move || inner.with_reader(|c| samples::read_chunk(c, &chunk_query))).await }
+            async move {
+                let mut merge = merge?;
+                let read = run_blocking(move || Ok((inner.with_reader(|c| merge.next_chunk(c)), merge))).await;
+                match read {
+                    Ok((Ok(rows), _)) if rows.is_empty() => None,
+                    Ok((Ok(rows), merge)) => Some((Ok(rows), Some(merge))),
+                    Ok((Err(error), _)) | Err(error) => Some((Err(error), None)),
+                }
+            }
         })
+        .boxed()
     }
 
     async fn delete_samples(&self, experiment_id: &str, expected: Option<u64>) -> StoreResult<u64> {
         let id = experiment_id.to_owned();
-        self.transact(move |tx| samples::delete(tx, &id, expected)).await
+        self.transact(move |tx| sample_reads::delete(tx, &id, expected)).await
     }
 }
 

@@ -1,19 +1,20 @@
-//! Samples in SQLite: the batched, deduplicating insert (the ingest hot path) and the
-//! time-ordered, keyset-paginated reads used by export.
+//! Samples in SQLite, written: the batched, deduplicating insert (the ingest hot path).
+//!
+//! A batch's stored samples become blocks (`blocks.rs`): one per sensor, recording and UTC day
+//! in the batch, sorted by `ts`. Duplicates are found without a per-sample index: a sample with
+//! a client id is checked by its (sensor, id) key in `sample_ids`; one without is compared with
+//! the `ts` of the blocks of its sensor that overlap the batch's time range — for samples that
+//! arrive in time order, none do, and that check is one index seek per sensor.
 
+use super::blocks::{self, RowRef, MAX_BLOCK_ROWS};
 use super::docs::map_error;
-use crate::model::{NewSample, SampleQuery, SampleStat, SensorConfig, StoredSample};
-use crate::store::paging::keyset_stream;
-use crate::store::{InsertOutcome, SampleFate, StoreError, StoreResult, SAMPLE_CHUNK};
-use crate::time::day_to_date;
-use futures_util::stream::BoxStream;
+use crate::model::{NewSample, SampleValues, SensorConfig};
+use crate::store::{InsertOutcome, SampleFate, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
-use std::future::Future;
 use std::sync::Arc;
 
-const INSERT_SAMPLE: &str =
-    "INSERT OR IGNORE INTO samples (experiment, recording, sensor, ts, received_at, sample_id, vals) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)";
+pub(super) const NS_PER_DAY: i64 = 86_400_000_000_000;
 
 /// The writer connection with the integer keys it has already resolved. Keys never change once
 /// assigned, so the caches stay valid even when other processes write to the same file.
@@ -48,6 +49,17 @@ struct Running {
     enabled: Arc<HashSet<String>>,
 }
 
+/// Where a recorded sample goes: its sensor's key and its recording's keys.
+#[derive(Clone, Copy)]
+struct Target {
+    sensor: i64,
+    recording: i64,
+    experiment: i64,
+}
+
+/// The block a stored sample joins: (sensor, recording, experiment, UTC day).
+pub(super) type BlockKey = (i64, i64, i64, i64);
+
 impl SampleWriter {
     pub(super) fn new(conn: Connection) -> Self {
         Self { conn, sensor_keys: HashMap::new(), recording_keys: HashMap::new(), running: RunningCache::default() }
@@ -59,15 +71,12 @@ impl SampleWriter {
         // Read inside the write transaction: no start or stop can commit between this read and
         // the inserts, so the edges of a recording are exact.
         let running = if samples.iter().any(|s| s.stamp.is_none()) { running_recording(&tx, cache)? } else { None };
-        let mut fates = Vec::with_capacity(samples.len());
         // Sensor keys this transaction creates join the cache only once it commits: a key
         // cached from a rolled-back transaction (a full disk) would point at no sensor.
         let mut new_sensor_keys: HashMap<Arc<str>, i64> = HashMap::new();
-        // Stored count per recording key, applied once per batch.
-        let mut per_recording: HashMap<i64, i64> = HashMap::new();
-        {
-            let mut insert = tx.prepare_cached(INSERT_SAMPLE).map_err(map_error)?;
+        let targets = {
             let mut last_stamp: Option<(&Arc<crate::model::RecordingStamp>, (i64, i64))> = None;
+            let mut targets = Vec::with_capacity(samples.len());
             for sample in samples {
                 let keys = match (&sample.stamp, &running) {
                     (None, Some(running)) if running.enabled.contains(&*sample.sensor_id) => Some((running.recording, running.experiment)),
@@ -82,24 +91,50 @@ impl SampleWriter {
                         }
                     }),
                 };
-                let Some((recording, experiment)) = keys else {
+                targets.push(match keys {
+                    Some((recording, experiment)) => {
+                        let sensor = match sensor_keys.get(&*sample.sensor_id) {
+                            Some(key) => *key,
+                            None => sensor_key(&tx, &mut new_sensor_keys, sample)?,
+                        };
+                        Some(Target { sensor, recording, experiment })
+                    }
+                    None => None,
+                });
+            }
+            targets
+        };
+        let mut taken_ts = stored_ts_in_batch_range(&tx, samples, &targets)?;
+        let mut fates = Vec::with_capacity(samples.len());
+        let mut groups: HashMap<BlockKey, Vec<usize>> = HashMap::new();
+        {
+            let mut claim_id =
+                tx.prepare_cached("INSERT OR IGNORE INTO sample_ids (sensor, sample_id) VALUES (?1, ?2)").map_err(map_error)?;
+            for (index, (sample, target)) in samples.iter().zip(&targets).enumerate() {
+                let Some(target) = target else {
                     fates.push(SampleFate::NotRecorded);
                     continue;
                 };
-                let sensor = match sensor_keys.get(&*sample.sensor_id) {
-                    Some(key) => *key,
-                    None => sensor_key(&tx, &mut new_sensor_keys, sample)?,
+                let fresh = match &sample.sample_id {
+                    Some(id) => claim_id.execute(params![target.sensor, id]).map_err(map_error)? == 1,
+                    // The set holds the stored no-id `ts` of the sensor and this batch's so far.
+                    None => taken_ts.entry(target.sensor).or_default().insert(sample.ts),
                 };
-                let changed = insert
-                    .execute(params![experiment, recording, sensor, sample.ts, sample.received_at, sample.sample_id, sample.values])
-                    .map_err(map_error)?;
-                if changed == 1 {
+                if fresh {
                     fates.push(SampleFate::Stored);
-                    *per_recording.entry(recording).or_default() += 1;
+                    let day = sample.ts.div_euclid(NS_PER_DAY);
+                    groups.entry((target.sensor, target.recording, target.experiment, day)).or_default().push(index);
                 } else {
                     fates.push(SampleFate::Duplicate);
                 }
             }
+        }
+        let mut per_recording: HashMap<i64, i64> = HashMap::new();
+        for (key, members) in groups {
+            *per_recording.entry(key.1).or_default() += members.len() as i64;
+            write_blocks(&tx, key, samples, members)?;
+        }
+        {
             let mut bump = tx.prepare_cached("UPDATE recordings SET sample_count = sample_count + ?2 WHERE key = ?1").map_err(map_error)?;
             for (recording, count) in per_recording {
                 bump.execute(params![recording, count]).map_err(map_error)?;
@@ -109,6 +144,80 @@ impl SampleWriter {
         sensor_keys.extend(new_sensor_keys);
         Ok(InsertOutcome { fates, recording_id: running.map(|r| r.id) })
     }
+}
+
+/// Per sensor of the batch, the `ts` of its stored samples without a client id that fall in
+/// the time range of the batch's own such samples: read from the blocks overlapping that range
+/// (none for samples that arrive in time order).
+fn stored_ts_in_batch_range(
+    tx: &Transaction<'_>,
+    samples: &[NewSample],
+    targets: &[Option<Target>],
+) -> StoreResult<HashMap<i64, HashSet<i64>>> {
+    let mut ranges: HashMap<i64, (i64, i64)> = HashMap::new();
+    for (sample, target) in samples.iter().zip(targets) {
+        if let (Some(target), None) = (target, &sample.sample_id) {
+            let range = ranges.entry(target.sensor).or_insert((sample.ts, sample.ts));
+            range.0 = range.0.min(sample.ts);
+            range.1 = range.1.max(sample.ts);
+        }
+    }
+    let mut overlapping =
+        tx.prepare_cached("SELECT data FROM sample_blocks WHERE sensor = ?1 AND max_ts >= ?2 AND min_ts <= ?3").map_err(map_error)?;
+    let mut taken: HashMap<i64, HashSet<i64>> = HashMap::with_capacity(ranges.len());
+    for (sensor, (low, high)) in ranges {
+        let mut set = HashSet::new();
+        let mut rows = overlapping.query(params![sensor, low, high]).map_err(map_error)?;
+        while let Some(row) = rows.next().map_err(map_error)? {
+            let block = blocks::decode_column(row, 0)?;
+            for (ts, id) in block.ts.iter().zip(&block.sample_ids) {
+                if id.is_none() && (low..=high).contains(ts) {
+                    set.insert(*ts);
+                }
+            }
+        }
+        taken.insert(sensor, set);
+    }
+    Ok(taken)
+}
+
+/// Writes one group's samples as blocks of at most [`MAX_BLOCK_ROWS`], in `ts` order (the
+/// order they came in for equal times).
+fn write_blocks(tx: &Transaction<'_>, key: BlockKey, samples: &[NewSample], mut members: Vec<usize>) -> StoreResult<()> {
+    members.sort_by_key(|&index| samples[index].ts);
+    for part in members.chunks(MAX_BLOCK_ROWS) {
+        let values = part
+            .iter()
+            .map(|&index| SampleValues::from_json(&samples[index].values).map_err(|e| StoreError::Internal(format!("sample values: {e}"))))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let rows: Vec<RowRef<'_>> = part
+            .iter()
+            .zip(&values)
+            .map(|(&index, values)| {
+                let sample = &samples[index];
+                RowRef { ts: sample.ts, received_at: sample.received_at, sample_id: sample.sample_id.as_deref(), values: values.as_bytes() }
+            })
+            .collect();
+        insert_block(tx, key, &rows)?;
+    }
+    Ok(())
+}
+
+/// Stores one block of rows of one [`BlockKey`], sorted by `ts`, at most [`MAX_BLOCK_ROWS`].
+pub(super) fn insert_block(tx: &Transaction<'_>, key: BlockKey, rows: &[RowRef<'_>]) -> StoreResult<()> {
+    let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(()) };
+    let (sensor, recording, experiment, day) = key;
+    let with_ids = rows.iter().filter(|row| row.sample_id.is_some()).count();
+    let data = blocks::encode(rows).map_err(|e| StoreError::Internal(format!("sample block: {e}")))?;
+    tx.prepare_cached(
+        "INSERT INTO sample_blocks (sensor, experiment, recording, day, min_ts, max_ts, rows, with_ids, data)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+    )
+    .and_then(|mut insert| {
+        insert.execute(params![sensor, experiment, recording, day, first.ts, last.ts, rows.len() as i64, with_ids as i64, data])
+    })
+    .map_err(map_error)?;
+    Ok(())
 }
 
 /// The running recording and the sensors its experiment's config enables, if one runs. Runs
@@ -181,188 +290,4 @@ fn sensor_key(tx: &Transaction<'_>, cache: &mut HashMap<Arc<str>, i64>, sample: 
         .map_err(map_error)?;
     cache.insert(sample.sensor_id.clone(), key);
     Ok(key)
-}
-
-/// The filter every sample read shares; parameters ?1..?5 as bound by [`filter_params`].
-const FILTER: &str = "s.experiment = (SELECT key FROM experiments WHERE id = ?1)
-    AND s.ts >= ?2 AND s.ts < ?3
-    AND (?4 IS NULL OR k.sensor_type IN (SELECT value FROM json_each(?4)))
-    AND (?5 IS NULL OR r.participant_id IN (SELECT value FROM json_each(?5)))";
-
-const JOINS: &str = "samples s JOIN sensor_keys k ON k.key = s.sensor JOIN recordings r ON r.key = s.recording";
-
-fn json_list(values: &[String]) -> Option<String> {
-    (!values.is_empty()).then(|| serde_json::Value::from(values.to_vec()).to_string())
-}
-
-fn filter_params(query: &SampleQuery) -> (String, i64, i64, Option<String>, Option<String>) {
-    (
-        query.experiment_id.clone(),
-        query.from_ns.unwrap_or(i64::MIN),
-        query.to_ns.unwrap_or(i64::MAX),
-        json_list(&query.sensor_types),
-        json_list(&query.participant_ids),
-    )
-}
-
-pub(super) fn count(conn: &Connection, query: &SampleQuery) -> StoreResult<u64> {
-    let (experiment, from, to, types, participants) = filter_params(query);
-    let sql = format!("SELECT COUNT(*) FROM {JOINS} WHERE {FILTER}");
-    let count: i64 = conn
-        .prepare_cached(&sql)
-        .and_then(|mut stmt| stmt.query_row(params![experiment, from, to, types, participants], |r| r.get(0)))
-        .map_err(map_error)?;
-    Ok(count as u64)
-}
-
-pub(super) fn stats(conn: &Connection, experiment_id: &str) -> StoreResult<Vec<SampleStat>> {
-    let sql = format!(
-        "SELECT r.participant_id, s.ts / 86400000000000, k.sensor_type, COUNT(*) FROM {JOINS}
-         WHERE s.experiment = (SELECT key FROM experiments WHERE id = ?1) GROUP BY 1, 2, 3"
-    );
-    let mut stmt = conn.prepare_cached(&sql).map_err(map_error)?;
-    let rows = stmt
-        .query_map([experiment_id], |r| {
-            Ok(SampleStat {
-                participant_id: r.get(0)?,
-                date: day_to_date(r.get(1)?),
-                sensor_type: r.get(2)?,
-                count: r.get::<_, i64>(3)? as u64,
-            })
-        })
-        .map_err(map_error)?;
-    let mut stats = rows.collect::<Result<Vec<_>, _>>().map_err(map_error)?;
-    stats.sort();
-    Ok(stats)
-}
-
-/// Position of a row in the time order: (ts, rowid).
-type Cursor = (i64, i64);
-type Chunk = (Vec<StoredSample>, Option<Cursor>);
-
-/// One chunk request: the query and the (ts, rowid) of the last row already returned.
-#[derive(Clone)]
-pub(super) struct ChunkQuery {
-    query: Arc<SampleQuery>,
-    after: Cursor,
-}
-
-pub(super) fn stream<F, Fut>(query: SampleQuery, fetch: F) -> BoxStream<'static, StoreResult<Vec<StoredSample>>>
-where
-    F: Fn(ChunkQuery) -> Fut + Send + Sync + 'static,
-    Fut: Future<Output = StoreResult<Chunk>> + Send + 'static,
-{
-    let query = Arc::new(query);
-    keyset_stream(move |after: Option<Cursor>| fetch(ChunkQuery { query: query.clone(), after: after.unwrap_or((i64::MIN, i64::MIN)) }))
-}
-
-/// One chunk in time order: parameters ?1..?5 of [`filter_params`] (?2 raised to the cursor's
-/// `ts`), ?6 and ?7 the cursor, ?8 the chunk size.
-fn chunk_sql() -> String {
-    format!(
-        "SELECT s.rowid, s.ts, s.received_at, s.sample_id, s.vals, k.sensor_id, k.sensor_type, r.id, r.participant_id, r.task_id
-         FROM {JOINS} WHERE {FILTER} AND (s.ts > ?6 OR s.rowid > ?7) ORDER BY s.ts, s.rowid LIMIT ?8"
-    )
-}
-
-pub(super) fn read_chunk(conn: &Connection, chunk: &ChunkQuery) -> StoreResult<Chunk> {
-    let (experiment, from, to, types, participants) = filter_params(&chunk.query);
-    // The chunk starts at the cursor's `ts` as the lower bound of the index search. (SQLite
-    // does not seek an index with a row value such as `(ts, rowid) > (?, ?)`: every chunk would
-    // scan the experiment from its start, quadratic in its size.) The rowid then skips the rows
-    // of that same `ts` already returned.
-    let (after_ts, after_rowid) = chunk.after;
-    let mut stmt = conn.prepare_cached(&chunk_sql()).map_err(map_error)?;
-    let mut last = None;
-    let rows = stmt
-        .query_map(params![experiment, from.max(after_ts), to, types, participants, after_ts, after_rowid, SAMPLE_CHUNK as i64], |r| {
-            let rowid: i64 = r.get(0)?;
-            let ts: i64 = r.get(1)?;
-            Ok((
-                (ts, rowid),
-                StoredSample {
-                    ts,
-                    received_at: r.get(2)?,
-                    sample_id: r.get(3)?,
-                    values: r.get(4)?,
-                    sensor_id: r.get(5)?,
-                    sensor_type: r.get(6)?,
-                    recording_id: r.get(7)?,
-                    participant_id: r.get(8)?,
-                    task_id: r.get(9)?,
-                },
-            ))
-        })
-        .map_err(map_error)?;
-    let mut samples = Vec::with_capacity(SAMPLE_CHUNK);
-    for row in rows {
-        let (cursor, sample) = row.map_err(map_error)?;
-        last = Some(cursor);
-        samples.push(sample);
-    }
-    Ok((samples, last))
-}
-
-pub(super) fn delete(tx: &Transaction<'_>, experiment_id: &str, expected: Option<u64>) -> StoreResult<u64> {
-    let key: Option<i64> =
-        tx.query_row("SELECT key FROM experiments WHERE id = ?1", [experiment_id], |r| r.get(0)).optional().map_err(map_error)?;
-    let Some(key) = key else { return Err(StoreError::NotFound("experiment".into())) };
-    if let Some(expected) = expected {
-        // The per-recording counters move in the same transactions as the inserts.
-        let stored: i64 = tx
-            .query_row("SELECT COALESCE(SUM(sample_count), 0) FROM recordings WHERE experiment_key = ?1", [key], |r| r.get(0))
-            .map_err(map_error)?;
-        if stored as u64 != expected {
-            return Err(StoreError::Conflict(format!("the experiment has {stored} samples now, not {expected}")));
-        }
-    }
-    let deleted = tx.execute("DELETE FROM samples WHERE experiment = ?1", [key]).map_err(map_error)?;
-    tx.execute("UPDATE recordings SET sample_count = 0 WHERE experiment_key = ?1", [key]).map_err(map_error)?;
-    Ok(deleted as u64)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use rusqlite::StatementStatus;
-
-    /// SQLite virtual-machine steps one chunk read costs, starting after `after`.
-    fn steps_of_chunk(conn: &Connection, query: &Arc<SampleQuery>, after: Cursor) -> (i32, Chunk) {
-        let sql = chunk_sql();
-        let before = conn.prepare_cached(&sql).expect("prepare").get_status(StatementStatus::VmStep);
-        let chunk = read_chunk(conn, &ChunkQuery { query: query.clone(), after }).expect("chunk");
-        let after = conn.prepare_cached(&sql).expect("prepare").get_status(StatementStatus::VmStep);
-        (after - before, chunk)
-    }
-
-    /// Keyset pagination must seek, not scan: the last chunk of an experiment costs what the
-    /// first does (a scan from the start made exports quadratic in their size).
-    #[test]
-    fn a_chunk_read_costs_the_same_wherever_it_starts() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let mut conn =
-            super::super::open_connection(&dir.path().join("srs.db"), Default::default(), super::super::READER_CACHE_KIB).expect("open");
-        super::super::schema::migrate(&mut conn).expect("migrate");
-        conn.execute_batch(
-            "INSERT INTO experiments (key, id, version, doc) VALUES (1, 'e', 0, '{}');
-             INSERT INTO recordings (key, id, experiment_key, participant_id, running, doc) VALUES (1, 'r', 1, 'p', 0, '{}');
-             INSERT INTO sensor_keys (key, sensor_id, sensor_type) VALUES (1, 'ecg-1', 'ecg');",
-        )
-        .expect("metadata");
-        let rows = SAMPLE_CHUNK as i64 * 12;
-        conn.execute(
-            "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE i + 1 < ?1)
-             INSERT INTO samples (experiment, recording, sensor, ts, received_at, vals) SELECT 1, 1, 1, i, i, '{}' FROM n",
-            [rows],
-        )
-        .expect("samples");
-        let query = Arc::new(SampleQuery { experiment_id: "e".into(), ..Default::default() });
-
-        let (first_steps, (first, _)) = steps_of_chunk(&conn, &query, (i64::MIN, i64::MIN));
-        assert_eq!((first.len(), first[0].ts), (SAMPLE_CHUNK, 0));
-        let near_end = (rows - SAMPLE_CHUNK as i64 - 1, rows - SAMPLE_CHUNK as i64);
-        let (last_steps, (last, _)) = steps_of_chunk(&conn, &query, near_end);
-        assert_eq!((last.len(), last[0].ts), (SAMPLE_CHUNK, rows - SAMPLE_CHUNK as i64));
-        assert!(last_steps < first_steps * 2, "the last chunk took {last_steps} steps, the first {first_steps}");
-    }
 }

@@ -2,8 +2,8 @@
 //! recorded in `PRAGMA user_version`, inside the same transaction as its statements.
 //!
 //! Metadata rows keep their document as JSON in `doc`, with the columns that need a key or an
-//! index lifted out. Samples are the hot table: sensors and recordings are integer keys, so the
-//! deduplication indexes stay small — the dedup key is the most expensive part of an insert.
+//! index lifted out. Samples are the hot table: compressed blocks keyed by integer sensor,
+//! recording and experiment keys (migration 8 and `blocks.rs`).
 
 use rusqlite::{Connection, TransactionBehavior};
 
@@ -164,7 +164,39 @@ CREATE TABLE deliveries (
 CREATE INDEX deliveries_due ON deliveries (pending, next_attempt_ns);
 CREATE INDEX deliveries_by_alert ON deliveries (alert_id);
 "#,
+    r#"
+-- Samples as compressed blocks of one sensor, recording and UTC day, sorted by ts
+-- (blocks.rs). The dedup key and the time order share the blocks: (sensor, max_ts) finds the
+-- blocks a batch overlaps, (experiment, min_ts) serves time-ordered reads. Client ids are
+-- checked in their own small table. The rows of the old `samples` table move into blocks in
+-- the same transaction (sample_migration.rs), which then drops it.
+CREATE TABLE sample_blocks (
+    key INTEGER PRIMARY KEY,
+    sensor INTEGER NOT NULL,
+    experiment INTEGER NOT NULL,
+    recording INTEGER NOT NULL,
+    day INTEGER NOT NULL,
+    min_ts INTEGER NOT NULL,
+    max_ts INTEGER NOT NULL,
+    rows INTEGER NOT NULL,
+    with_ids INTEGER NOT NULL,
+    data BLOB NOT NULL
+);
+CREATE INDEX sample_blocks_by_sensor ON sample_blocks (sensor, max_ts);
+CREATE INDEX sample_blocks_by_experiment ON sample_blocks (experiment, min_ts);
+CREATE TABLE sample_ids (
+    sensor INTEGER NOT NULL,
+    sample_id TEXT NOT NULL,
+    PRIMARY KEY (sensor, sample_id)
+) WITHOUT ROWID;
+"#,
 ];
+
+/// A migration step written in Rust, run inside the migration's transaction.
+type Conversion = fn(&rusqlite::Transaction<'_>) -> rusqlite::Result<()>;
+
+/// Steps in Rust that run right after the SQL migration of the same number (1-based).
+const CONVERSIONS: &[(usize, Conversion)] = &[(8, super::sample_migration::rows_to_blocks)];
 
 /// Pragmas for every connection. WAL lets readers run beside the one writer (and other
 /// processes on the same host); `synchronous = NORMAL` in WAL survives process crashes
@@ -178,11 +210,20 @@ PRAGMA temp_store = MEMORY;
 ";
 
 pub(super) fn migrate(conn: &mut Connection) -> rusqlite::Result<()> {
+    migrate_to(conn, MIGRATIONS.len())
+}
+
+/// Applies the migrations up to number `target` (a test builds an older database with it).
+pub(super) fn migrate_to(conn: &mut Connection, target: usize) -> rusqlite::Result<()> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let applied: usize = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(applied) {
+    for (index, migration) in MIGRATIONS.iter().enumerate().take(target).skip(applied) {
+        let number = index + 1;
         tx.execute_batch(migration)?;
-        tx.pragma_update(None, "user_version", index + 1)?;
+        for (_, convert) in CONVERSIONS.iter().filter(|(at, _)| *at == number) {
+            convert(&tx)?;
+        }
+        tx.pragma_update(None, "user_version", number)?;
     }
     tx.commit()
 }

@@ -1,0 +1,360 @@
+//! Samples in SQLite, read: counts and statistics from the blocks' own columns, the
+//! time-ordered stream that export reads (a merge of the experiment's blocks), and deletion.
+
+use super::blocks::{self, decode_column, Rows};
+use super::docs::map_error;
+use super::samples::NS_PER_DAY;
+use crate::model::{SampleQuery, SampleStat, StoredSample};
+use crate::store::{StoreError, StoreResult, SAMPLE_CHUNK};
+use crate::time::day_to_date;
+use rusqlite::{params, Connection, OptionalExtension, Transaction};
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
+
+/// Block metadata joined with its sensor and recording, and the filters every read shares:
+/// parameters ?1..?5 as bound by [`filter_params`]. A block holds one UTC day, so a block
+/// overlapping [?2, ?3) starts at most a day before ?2 — the bound that lets the index seek.
+const BLOCKS: &str = "sample_blocks b JOIN sensor_keys k ON k.key = b.sensor JOIN recordings r ON r.key = b.recording
+    WHERE b.experiment = (SELECT key FROM experiments WHERE id = ?1)
+    AND b.min_ts < ?3 AND b.max_ts >= ?2 AND b.min_ts >= ?2 - 86400000000000
+    AND (?4 IS NULL OR k.sensor_type IN (SELECT value FROM json_each(?4)))
+    AND (?5 IS NULL OR r.participant_id IN (SELECT value FROM json_each(?5)))";
+
+fn json_list(values: &[String]) -> Option<String> {
+    (!values.is_empty()).then(|| serde_json::Value::from(values.to_vec()).to_string())
+}
+
+/// `from` saturates a day above `i64::MIN` so the index bound above cannot overflow.
+fn filter_params(query: &SampleQuery) -> (String, i64, i64, Option<String>, Option<String>) {
+    (
+        query.experiment_id.clone(),
+        query.from_ns.unwrap_or(i64::MIN).max(i64::MIN + NS_PER_DAY),
+        query.to_ns.unwrap_or(i64::MAX),
+        json_list(&query.sensor_types),
+        json_list(&query.participant_ids),
+    )
+}
+
+fn damaged(error: blocks::Damaged) -> StoreError {
+    StoreError::Internal(error.to_string())
+}
+
+/// Rows of `block` with `ts` in [from, to), as a range of its indexes (rows are in `ts` order).
+fn rows_in(block: &Rows, from: i64, to: i64) -> std::ops::Range<usize> {
+    block.ts.partition_point(|ts| *ts < from)..block.ts.partition_point(|ts| *ts < to)
+}
+
+pub(super) fn count(conn: &Connection, query: &SampleQuery) -> StoreResult<u64> {
+    let (experiment, from, to, types, participants) = filter_params(query);
+    // Blocks wholly inside the range count by their `rows`; only the ones across an edge are read.
+    let inside: i64 = conn
+        .prepare_cached(&format!("SELECT COALESCE(SUM(b.rows), 0) FROM {BLOCKS} AND b.min_ts >= ?2 AND b.max_ts < ?3"))
+        .and_then(|mut stmt| stmt.query_row(params![experiment, from, to, types, participants], |r| r.get(0)))
+        .map_err(map_error)?;
+    let mut across =
+        conn.prepare_cached(&format!("SELECT b.data FROM {BLOCKS} AND (b.min_ts < ?2 OR b.max_ts >= ?3)")).map_err(map_error)?;
+    let mut rows = across.query(params![experiment, from, to, types, participants]).map_err(map_error)?;
+    let mut edges = 0usize;
+    while let Some(row) = rows.next().map_err(map_error)? {
+        edges += rows_in(&decode_column(row, 0)?, from, to).len();
+    }
+    Ok(inside as u64 + edges as u64)
+}
+
+pub(super) fn stats(conn: &Connection, experiment_id: &str) -> StoreResult<Vec<SampleStat>> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT r.participant_id, b.day, k.sensor_type, SUM(b.rows)
+             FROM sample_blocks b JOIN sensor_keys k ON k.key = b.sensor JOIN recordings r ON r.key = b.recording
+             WHERE b.experiment = (SELECT key FROM experiments WHERE id = ?1) GROUP BY 1, 2, 3",
+        )
+        .map_err(map_error)?;
+    let rows = stmt
+        .query_map([experiment_id], |r| {
+            Ok(SampleStat {
+                participant_id: r.get(0)?,
+                date: day_to_date(r.get(1)?),
+                sensor_type: r.get(2)?,
+                count: r.get::<_, i64>(3)? as u64,
+            })
+        })
+        .map_err(map_error)?;
+    let mut stats = rows.collect::<Result<Vec<_>, _>>().map_err(map_error)?;
+    stats.sort();
+    Ok(stats)
+}
+
+pub(super) fn delete(tx: &Transaction<'_>, experiment_id: &str, expected: Option<u64>) -> StoreResult<u64> {
+    let key: Option<i64> =
+        tx.query_row("SELECT key FROM experiments WHERE id = ?1", [experiment_id], |r| r.get(0)).optional().map_err(map_error)?;
+    let Some(key) = key else { return Err(StoreError::NotFound("experiment".into())) };
+    let stored: i64 =
+        tx.query_row("SELECT COALESCE(SUM(rows), 0) FROM sample_blocks WHERE experiment = ?1", [key], |r| r.get(0)).map_err(map_error)?;
+    if let Some(expected) = expected {
+        if stored as u64 != expected {
+            return Err(StoreError::Conflict(format!("the experiment has {stored} samples now, not {expected}")));
+        }
+    }
+    // The client ids of deleted samples are free again, as their rows were before blocks.
+    {
+        let mut with_ids =
+            tx.prepare("SELECT sensor, data FROM sample_blocks WHERE experiment = ?1 AND with_ids > 0").map_err(map_error)?;
+        let mut forget = tx.prepare_cached("DELETE FROM sample_ids WHERE sensor = ?1 AND sample_id = ?2").map_err(map_error)?;
+        let mut rows = with_ids.query([key]).map_err(map_error)?;
+        while let Some(row) = rows.next().map_err(map_error)? {
+            let sensor: i64 = row.get(0).map_err(map_error)?;
+            for id in decode_column(row, 1)?.sample_ids.iter().flatten() {
+                forget.execute(params![sensor, id]).map_err(map_error)?;
+            }
+        }
+    }
+    tx.execute("DELETE FROM sample_blocks WHERE experiment = ?1", [key]).map_err(map_error)?;
+    tx.execute("UPDATE recordings SET sample_count = 0 WHERE experiment_key = ?1", [key]).map_err(map_error)?;
+    Ok(stored as u64)
+}
+
+/// How many blocks one page read fetches (compressed, so a page stays small).
+const PAGE_BLOCKS: i64 = 64;
+
+/// One page of blocks after the cursor (?6, ?7), at most ?8. (SQLite does not seek an index
+/// with a row value such as `(min_ts, key) > (?, ?)`, so `min_ts >= ?6` is the seek and the
+/// key skips the blocks of that same `min_ts` already fetched.)
+fn page_sql() -> String {
+    format!(
+        "SELECT b.key, b.min_ts, b.data, k.sensor_id, k.sensor_type, r.id, r.participant_id, r.task_id FROM {BLOCKS}
+         AND b.min_ts >= ?6 AND (b.min_ts > ?6 OR b.key > ?7) ORDER BY b.min_ts, b.key LIMIT ?8"
+    )
+}
+
+/// What every row of a block shares.
+struct BlockMeta {
+    sensor_id: String,
+    sensor_type: String,
+    recording_id: String,
+    participant_id: String,
+    task_id: Option<String>,
+}
+
+/// A block fetched but not decoded yet.
+struct Fetched {
+    key: i64,
+    min_ts: i64,
+    meta: Arc<BlockMeta>,
+    data: Vec<u8>,
+}
+
+/// A decoded block being merged: its rows from `next` up to `end`.
+struct Open {
+    meta: Arc<BlockMeta>,
+    rows: Rows,
+    next: usize,
+    end: usize,
+}
+
+/// The time-ordered read of one query: the experiment's blocks, fetched in `min_ts` order a
+/// page at a time, merged by `ts` (ties by block, then row). A block is decoded only once the
+/// merge reaches its first `ts`, so memory holds the blocks that overlap in time — about one per
+/// sensor — plus a page of compressed ones, whatever the experiment's size. The state lives
+/// between chunks; each chunk borrows a reader connection of its own.
+pub(super) struct BlockMerge {
+    query: SampleQuery,
+    /// The (min_ts, key) of the last block fetched: the next page starts after it.
+    after: (i64, i64),
+    fetched_all: bool,
+    fetched: VecDeque<Fetched>,
+    open: HashMap<i64, Open>,
+    /// (next row's ts, block key) of every open block.
+    heads: BinaryHeap<Reverse<(i64, i64)>>,
+}
+
+impl BlockMerge {
+    pub(super) fn new(query: SampleQuery) -> Self {
+        Self {
+            query,
+            after: (i64::MIN, i64::MIN),
+            fetched_all: false,
+            fetched: VecDeque::new(),
+            open: HashMap::new(),
+            heads: BinaryHeap::new(),
+        }
+    }
+
+    /// The next rows in time order, at most [`SAMPLE_CHUNK`]; empty once all were read.
+    pub(super) fn next_chunk(&mut self, conn: &Connection) -> StoreResult<Vec<StoredSample>> {
+        let mut chunk = Vec::with_capacity(SAMPLE_CHUNK);
+        while chunk.len() < SAMPLE_CHUNK {
+            if self.fetched.is_empty() && !self.fetched_all {
+                self.fetch_page(conn)?;
+            }
+            let next_block = self.fetched.front().map(|block| block.min_ts);
+            match (self.heads.peek(), next_block) {
+                (None, None) => break,
+                (Some(Reverse((ts, _))), Some(min_ts)) if *ts < min_ts => chunk.extend(self.take_head()),
+                (Some(_), None) => chunk.extend(self.take_head()),
+                (_, Some(_)) => self.open_next()?,
+            }
+        }
+        Ok(chunk)
+    }
+
+    fn fetch_page(&mut self, conn: &Connection) -> StoreResult<()> {
+        let (experiment, from, to, types, participants) = filter_params(&self.query);
+        let mut stmt = conn.prepare_cached(&page_sql()).map_err(map_error)?;
+        let (after_ts, after_key) = self.after;
+        let page = stmt
+            .query_map(params![experiment, from, to, types, participants, after_ts, after_key, PAGE_BLOCKS], |r| {
+                Ok(Fetched {
+                    key: r.get(0)?,
+                    min_ts: r.get(1)?,
+                    data: r.get(2)?,
+                    meta: Arc::new(BlockMeta {
+                        sensor_id: r.get(3)?,
+                        sensor_type: r.get(4)?,
+                        recording_id: r.get(5)?,
+                        participant_id: r.get(6)?,
+                        task_id: r.get(7)?,
+                    }),
+                })
+            })
+            .map_err(map_error)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(map_error)?;
+        self.fetched_all = (page.len() as i64) < PAGE_BLOCKS;
+        if let Some(last) = page.last() {
+            self.after = (last.min_ts, last.key);
+        }
+        self.fetched.extend(page);
+        Ok(())
+    }
+
+    fn open_next(&mut self) -> StoreResult<()> {
+        let Some(block) = self.fetched.pop_front() else { return Ok(()) };
+        let rows = blocks::decode(&block.data).map_err(damaged)?;
+        let (from, to) = (self.query.from_ns.unwrap_or(i64::MIN), self.query.to_ns.unwrap_or(i64::MAX));
+        let range = rows_in(&rows, from, to);
+        if !range.is_empty() {
+            self.heads.push(Reverse((rows.ts[range.start], block.key)));
+            self.open.insert(block.key, Open { meta: block.meta, rows, next: range.start, end: range.end });
+        }
+        Ok(())
+    }
+
+    /// Takes the earliest row of the open blocks.
+    fn take_head(&mut self) -> Option<StoredSample> {
+        let Reverse((_, key)) = self.heads.pop()?;
+        let block = self.open.get_mut(&key)?;
+        let index = block.next;
+        block.next += 1;
+        let meta = &block.meta;
+        let sample = StoredSample {
+            sensor_id: meta.sensor_id.clone(),
+            sensor_type: meta.sensor_type.clone(),
+            ts: block.rows.ts[index],
+            received_at: block.rows.received_at[index],
+            sample_id: block.rows.sample_ids[index].take(),
+            values: std::mem::take(&mut block.rows.values[index]),
+            recording_id: meta.recording_id.clone(),
+            participant_id: meta.participant_id.clone(),
+            task_id: meta.task_id.clone(),
+        };
+        if block.next < block.end {
+            self.heads.push(Reverse((block.rows.ts[block.next], key)));
+        } else {
+            self.open.remove(&key);
+        }
+        Some(sample)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::SqliteStore;
+    use super::*;
+    use crate::model::{NewSample, RecordingStamp};
+    use crate::store::Store;
+    use rusqlite::StatementStatus;
+
+    /// Three sensors posting 100-sample batches: 3 x 120 blocks of an experiment.
+    async fn store_with_many_blocks(path: &std::path::Path) -> SqliteStore {
+        let store = SqliteStore::open(path).await.expect("open");
+        let conn = rusqlite::Connection::open(path).expect("open");
+        conn.execute_batch(
+            "INSERT INTO experiments (key, id, version, doc) VALUES (1, 'e', 0, '{}');
+             INSERT INTO recordings (key, id, experiment_key, participant_id, running, doc) VALUES (1, 'r', 1, 'p', 0, '{}');",
+        )
+        .expect("metadata");
+        let stamp =
+            Arc::new(RecordingStamp { recording_id: "r".into(), experiment_id: "e".into(), participant_id: "p".into(), task_id: None });
+        let t0 = 1_795_420_800_000_000_000i64;
+        for batch in 0..120i64 {
+            let mut samples = Vec::new();
+            for (offset, sensor) in ["imu-left", "imu-right", "ecg-1"].into_iter().enumerate() {
+                samples.extend((0..100i64).map(|i| NewSample {
+                    sensor_id: sensor.into(),
+                    sensor_type: "imu".into(),
+                    ts: t0 + (batch * 100 + i) * 10_000_000 + offset as i64,
+                    received_at: t0,
+                    sample_id: None,
+                    values: r#"{"acc_x":1.5}"#.into(),
+                    stamp: Some(stamp.clone()),
+                }));
+            }
+            assert_eq!(store.insert_samples(samples).await.expect("insert").stored_count(), 300);
+        }
+        store
+    }
+
+    /// The merge holds about one decoded block per sensor and one page of fetched ones, however
+    /// many blocks the experiment has, and yields every row once in time order.
+    #[tokio::test]
+    async fn the_merge_keeps_few_blocks_in_memory() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("srs.db");
+        let _store = store_with_many_blocks(&path).await;
+        let conn = Connection::open(&path).expect("open");
+        let mut merge = BlockMerge::new(SampleQuery { experiment_id: "e".into(), ..Default::default() });
+        let (mut rows, mut last_ts) = (0, i64::MIN);
+        loop {
+            let chunk = merge.next_chunk(&conn).expect("chunk");
+            if chunk.is_empty() {
+                break;
+            }
+            assert!(merge.open.len() <= 3, "{} blocks open", merge.open.len());
+            assert!(merge.fetched.len() <= PAGE_BLOCKS as usize);
+            assert!(chunk.iter().all(|s| s.ts > last_ts), "strictly later times");
+            last_ts = chunk.last().map_or(last_ts, |s| s.ts);
+            rows += chunk.len();
+        }
+        assert_eq!(rows, 36_000);
+    }
+
+    /// A page read seeks to its start: the last page of blocks costs what the first does (a
+    /// scan from the start would make long exports quadratic).
+    #[tokio::test]
+    async fn a_page_read_costs_the_same_wherever_it_starts() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("srs.db");
+        let _store = store_with_many_blocks(&path).await;
+        let conn = Connection::open(&path).expect("open");
+        let vm_steps = || conn.prepare_cached(&page_sql()).expect("prepare").get_status(StatementStatus::VmStep);
+        // Fetches the page after `after`: (blocks fetched, first min_ts, VM steps it took).
+        let page = |after: (i64, i64)| {
+            let mut merge = BlockMerge::new(SampleQuery { experiment_id: "e".into(), ..Default::default() });
+            merge.after = after;
+            let before = vm_steps();
+            merge.fetch_page(&conn).expect("page");
+            (merge.fetched.len(), merge.fetched.front().map(|b| b.min_ts), vm_steps() - before)
+        };
+        let (first_len, first_min, first_steps) = page((i64::MIN, i64::MIN));
+        let near_end: (i64, i64) = conn
+            .query_row("SELECT min_ts, key FROM sample_blocks ORDER BY min_ts DESC, key DESC LIMIT 1 OFFSET 64", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .expect("block");
+        let (last_len, last_min, last_steps) = page(near_end);
+        assert_eq!((first_len, last_len), (64, 64));
+        assert!(first_min < last_min);
+        assert!(last_steps < first_steps * 2, "the last page took {last_steps} steps, the first {first_steps}");
+    }
+}
