@@ -9,7 +9,7 @@
 
 use srs_common::model::{new_id, Experiment, NewSample, Participant, Recording, RecordingStamp};
 use srs_common::store::sqlite::SqliteStore;
-use srs_common::store::Store;
+use srs_common::store::{ExperimentStore, RecordingStore, SampleStore};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -86,6 +86,7 @@ async fn prepared_store(path: &std::path::Path) -> (SqliteStore, Arc<RecordingSt
         samples_deleted_at: None,
     };
     store.insert_experiment(&experiment).await.expect("experiment");
+    store.set_active_experiment(Some(&experiment.id)).await.expect("activate");
     let recording = Recording {
         id: new_id(),
         experiment_id: experiment.id,

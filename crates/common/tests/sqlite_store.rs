@@ -4,7 +4,7 @@
 
 use srs_common::model::*;
 use srs_common::store::sqlite::SqliteStore;
-use srs_common::store::Store;
+use srs_common::store::{ExperimentStore, RecordingStore, SampleStore};
 use srs_common::time::now;
 use std::sync::Arc;
 

@@ -130,7 +130,7 @@ async fn user_add_creates_a_user_with_an_argon2id_hash() {
     assert_one_error_line(&user_add(dir.path(), "admin", "another secret"), "already exists");
     assert_one_error_line(&user_add(dir.path(), "shorty", "short"), "at least 8 characters");
 
-    use srs_common::store::Store;
+    use srs_common::store::UserStore;
     let store = srs_common::store::sqlite::SqliteStore::open(&dir.path().join("data/srs.db")).await.expect("open");
     let user = store.find_user_by_username("admin").await.expect("find").expect("created");
     assert_eq!(user.role, srs_common::model::Role::Admin);
@@ -157,7 +157,7 @@ async fn several_processes_write_one_sqlite_file_while_serve_runs() {
     assert_eq!(ready.status(), 200, "the server's store still answers");
     assert!(terminate(server).success());
 
-    use srs_common::store::Store;
+    use srs_common::store::UserStore;
     let store = srs_common::store::sqlite::SqliteStore::open(&dir.path().join("data/srs.db")).await.expect("open");
     let mut names: Vec<String> = store.list_users().await.expect("list").into_iter().map(|u| u.username).collect();
     names.sort();

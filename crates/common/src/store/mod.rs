@@ -60,14 +60,31 @@ impl InsertOutcome {
 /// How many samples a time-ordered read returns per chunk; bounds memory of streaming reads.
 pub const SAMPLE_CHUNK: usize = 8_192;
 
+/// Everything SRS keeps: one trait per aggregate, so a part of the store (the sample path
+/// above all) can change without touching the rest. `DynStore` calls any of their methods.
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store:
+    UserStore
+    + SensorConfigStore
+    + ExperimentStore
+    + RecordingStore
+    + DeviceStore
+    + AlertStore
+    + ExportStore
+    + SampleStore
+    + Send
+    + Sync
+    + 'static
+{
     /// "sqlite" or "mongodb", for logs and metrics.
     fn backend(&self) -> &'static str;
     /// Cheap round trip; `/readyz` calls it.
     async fn ping(&self) -> StoreResult<()>;
+}
 
-    // --- users (usernames are unique) ---
+/// The store of users, refresh tokens and device tokens.
+#[async_trait]
+pub trait UserStore: Send + Sync {
     async fn insert_user(&self, user: &User) -> StoreResult<()>;
     async fn get_user(&self, id: &str) -> StoreResult<Option<User>>;
     async fn find_user_by_username(&self, username: &str) -> StoreResult<Option<User>>;
@@ -75,8 +92,6 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces the user with the same id; `NotFound` or `Duplicate` (username taken).
     async fn update_user(&self, user: &User) -> StoreResult<()>;
     async fn delete_user(&self, id: &str) -> StoreResult<()>;
-
-    // --- refresh tokens ---
     async fn insert_refresh_token(&self, token: &RefreshToken) -> StoreResult<()>;
     /// Atomically: if `used_id` is current, marks it used and stores `next` (`Rotated`);
     /// if it was already used or revoked, revokes its family (`Reused`); `NotFound` if unknown.
@@ -86,23 +101,27 @@ pub trait Store: Send + Sync + 'static {
     /// Forgets the user's refresh tokens that expired before `before` (they can never be
     /// accepted again) and returns how many.
     async fn prune_refresh_tokens(&self, user_id: &str, before: Timestamp) -> StoreResult<u64>;
-
-    // --- device tokens ---
     async fn insert_device_token(&self, token: &DeviceToken) -> StoreResult<()>;
     async fn find_device_token(&self, token_hash: &str) -> StoreResult<Option<DeviceToken>>;
     async fn list_device_tokens(&self) -> StoreResult<Vec<DeviceToken>>;
     /// Marks the token revoked; `NotFound` unless it exists for that sensor.
     async fn revoke_device_token(&self, sensor_id: &str, id: &str, at: Timestamp) -> StoreResult<()>;
+}
 
-    // --- sensor configs ---
+/// The store of sensor configs.
+#[async_trait]
+pub trait SensorConfigStore: Send + Sync {
     async fn insert_sensor_config(&self, config: &SensorConfig) -> StoreResult<()>;
     async fn get_sensor_config(&self, id: &str) -> StoreResult<Option<SensorConfig>>;
     async fn list_sensor_configs(&self) -> StoreResult<Vec<SensorConfig>>;
     /// Replaces the config if its stored `version` is still `config.version`, and bumps the
     /// version; `Conflict` when someone else changed it since it was read (no lost updates).
     async fn update_sensor_config(&self, config: &SensorConfig) -> StoreResult<SensorConfig>;
+}
 
-    // --- experiments (tasks, operators and participants inside) ---
+/// The store of experiments, the active one, logbook and progress.
+#[async_trait]
+pub trait ExperimentStore: Send + Sync {
     async fn insert_experiment(&self, experiment: &Experiment) -> StoreResult<()>;
     async fn get_experiment(&self, id: &str) -> StoreResult<Option<Experiment>>;
     async fn list_experiments(&self) -> StoreResult<Vec<Experiment>>;
@@ -115,8 +134,17 @@ pub trait Store: Send + Sync + 'static {
     /// (`NOT_ACTIVE` or a running recording) otherwise — checked and done atomically.
     async fn deactivate_experiment(&self, id: &str) -> StoreResult<()>;
     async fn active_experiment_id(&self) -> StoreResult<Option<String>>;
+    async fn append_log(&self, entry: &LogEntry) -> StoreResult<()>;
+    /// Oldest first.
+    async fn list_log(&self, experiment_id: &str) -> StoreResult<Vec<LogEntry>>;
+    /// Inserts or replaces the progress of (experiment, participant, task).
+    async fn put_progress(&self, progress: &Progress) -> StoreResult<()>;
+    async fn list_progress(&self, experiment_id: &str) -> StoreResult<Vec<Progress>>;
+}
 
-    // --- recordings (at most one running, enforced by the store) ---
+/// The store of recordings.
+#[async_trait]
+pub trait RecordingStore: Send + Sync {
     /// Stores a running recording if its experiment is the active one (`Conflict` with
     /// [`NOT_ACTIVE`] otherwise) and no other runs (`Conflict`) — checked in one transaction.
     async fn start_recording(&self, recording: &Recording) -> StoreResult<()>;
@@ -125,10 +153,11 @@ pub trait Store: Send + Sync + 'static {
     async fn get_recording(&self, id: &str) -> StoreResult<Option<Recording>>;
     async fn running_recording(&self) -> StoreResult<Option<Recording>>;
     async fn list_recordings(&self, experiment_id: &str) -> StoreResult<Vec<Recording>>;
+}
 
-    // --- logbook and progress ---
-    async fn append_log(&self, entry: &LogEntry) -> StoreResult<()>;
-
+/// The store of device commands and which control replica holds each device.
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
     /// Records a command as sent.
     async fn insert_command(&self, command: &DeviceCommand) -> StoreResult<()>;
     /// Writes a sent command's outcome, unless it already has one (a late or duplicate ack
@@ -136,7 +165,6 @@ pub trait Store: Send + Sync + 'static {
     async fn finish_command(&self, command: &DeviceCommand) -> StoreResult<DeviceCommand>;
     /// A device's most recent commands, newest first.
     async fn list_commands(&self, sensor_id: &str, limit: usize) -> StoreResult<Vec<DeviceCommand>>;
-
     /// Records that control replica `replica` holds the socket of `device` until `until`; a
     /// newer socket (on any replica) takes over whoever held it.
     async fn hold_device(&self, device: &ConnectedDevice, replica: &str, until: Timestamp) -> StoreResult<()>;
@@ -150,6 +178,11 @@ pub trait Store: Send + Sync + 'static {
     async fn release_device(&self, sensor_id: &str, replica: &str) -> StoreResult<()>;
     /// The replica holding `sensor_id`'s socket, if its hold lasts beyond `now`.
     async fn device_holder(&self, sensor_id: &str, now: Timestamp) -> StoreResult<Option<String>>;
+}
+
+/// The store of the notifier's alerts and their outbox.
+#[async_trait]
+pub trait AlertStore: Send + Sync {
     /// Records `alert` with a pending delivery of its "fired" message per channel of `outbox`,
     /// in one step — unless an alert with its id exists or, for a firing one, an alert of the
     /// same rule and subject is firing: then nothing changes and this is false (it was already
@@ -169,13 +202,11 @@ pub trait Store: Send + Sync + 'static {
     /// Writes a claimed delivery's outcome (delivered, failed, or pending again with its next
     /// attempt) and releases it; `Conflict` when `owner` no longer holds it.
     async fn finish_delivery(&self, delivery: &Delivery, owner: &str) -> StoreResult<()>;
-    /// Oldest first.
-    async fn list_log(&self, experiment_id: &str) -> StoreResult<Vec<LogEntry>>;
-    /// Inserts or replaces the progress of (experiment, participant, task).
-    async fn put_progress(&self, progress: &Progress) -> StoreResult<()>;
-    async fn list_progress(&self, experiment_id: &str) -> StoreResult<Vec<Progress>>;
+}
 
-    // --- export records ---
+/// The store of export records and their claims.
+#[async_trait]
+pub trait ExportStore: Send + Sync {
     async fn insert_export(&self, export: &ExportRecord) -> StoreResult<()>;
     async fn update_export(&self, export: &ExportRecord) -> StoreResult<()>;
     /// Atomically makes `claim.owner` the one worker running the export: succeeds when the job
@@ -191,8 +222,11 @@ pub trait Store: Send + Sync + 'static {
     async fn list_exports(&self, experiment_id: Option<&str>) -> StoreResult<Vec<ExportRecord>>;
     /// Every export job whose status is `running`, of every experiment.
     async fn list_running_exports(&self) -> StoreResult<Vec<ExportRecord>>;
+}
 
-    // --- samples ---
+/// The store of samples.
+#[async_trait]
+pub trait SampleStore: Send + Sync {
     /// Commits a batch in one transaction, skipping duplicates of stored samples (same sensor and
     /// `sample_id`, or without one, same sensor and `ts`), including duplicates inside the batch.
     /// Samples without a stamp go to the recording running at commit (see [`NewSample::stamp`]);

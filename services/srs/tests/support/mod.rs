@@ -117,7 +117,7 @@ pub async fn lab(client: &reqwest::Client, base: &str) -> (String, String) {
 /// serve --data-dir data` in `dir`); every sample must carry an id.
 pub async fn copies_by_id(dir: &Path, experiment: &str) -> std::collections::HashMap<String, usize> {
     use futures_util::TryStreamExt;
-    use srs_common::store::Store;
+    use srs_common::store::SampleStore;
     let store = srs_common::store::sqlite::SqliteStore::open(&dir.join("data/srs.db")).await.expect("store");
     let query = srs_common::model::SampleQuery { experiment_id: experiment.to_owned(), ..Default::default() };
     let chunks: Vec<_> = store.stream_samples(query).try_collect().await.expect("read");

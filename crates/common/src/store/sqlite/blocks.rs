@@ -5,14 +5,46 @@
 //! from the row before, `received_at` as its zigzag distance from `ts`, the sample ids (length
 //! plus one, 0 for none), then each row's packed values (length, bytes). Columns of similar
 //! numbers side by side make deltas tiny and compress well. The blob is the format byte, the
-//! raw length and a zstd frame.
+//! raw length and a zstd frame (or, for a few rows, the format byte and the raw columns).
 
 use crate::model::SampleValues;
 use crate::varint;
+use std::cell::RefCell;
 
-const FORMAT: u8 = 1;
+/// The raw columns follow as they are: a block this small gains nothing from compression.
+const FORMAT_RAW: u8 = 0;
+/// A zstd frame of the raw columns follows.
+const FORMAT_ZSTD: u8 = 1;
+const COMPRESS_FROM_BYTES: usize = 128;
 /// zstd's fastest level: blocks are written on the ingest hot path.
 const LEVEL: i32 = 1;
+
+thread_local! {
+    // A zstd context costs more to set up than a small block costs to compress: keep one per
+    // thread (the writer is one thread at a time; readers run on the blocking pool).
+    static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
+    static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
+}
+
+fn compress(raw: &[u8]) -> std::io::Result<Vec<u8>> {
+    COMPRESSOR.with_borrow_mut(|slot| {
+        let compressor = match slot {
+            Some(compressor) => compressor,
+            None => slot.insert(zstd::bulk::Compressor::new(LEVEL)?),
+        };
+        compressor.compress(raw)
+    })
+}
+
+fn decompress(frame: &[u8], raw_len: usize) -> std::io::Result<Vec<u8>> {
+    DECOMPRESSOR.with_borrow_mut(|slot| {
+        let decompressor = match slot {
+            Some(decompressor) => decompressor,
+            None => slot.insert(zstd::bulk::Decompressor::new()?),
+        };
+        decompressor.decompress(frame, raw_len)
+    })
+}
 /// The most rows in one block (bigger groups are split): bounds what a read decodes at once.
 pub(super) const MAX_BLOCK_ROWS: usize = 8_192;
 
@@ -62,21 +94,29 @@ pub(super) fn encode(rows: &[RowRef<'_>]) -> std::io::Result<Vec<u8>> {
         varint::write_u64(&mut raw, row.values.len() as u64);
         raw.extend_from_slice(row.values);
     }
-    let mut blob = vec![FORMAT];
+    if raw.len() < COMPRESS_FROM_BYTES {
+        raw.insert(0, FORMAT_RAW);
+        return Ok(raw);
+    }
+    let mut blob = vec![FORMAT_ZSTD];
     varint::write_u64(&mut blob, raw.len() as u64);
-    blob.extend_from_slice(&zstd::bulk::compress(&raw, LEVEL)?);
+    blob.extend_from_slice(&compress(&raw)?);
     Ok(blob)
 }
 
 /// Decodes a block written by [`encode`].
 pub(super) fn decode(blob: &[u8]) -> Result<Rows, Damaged> {
     let (&format, mut rest) = blob.split_first().ok_or(Damaged("empty"))?;
-    if format != FORMAT {
-        return Err(Damaged("unknown format"));
-    }
-    let raw_len = varint::read_u64(&mut rest).ok_or(Damaged("length"))? as usize;
-    let raw = zstd::bulk::decompress(rest, raw_len).map_err(|_| Damaged("compression"))?;
-    let mut input = raw.as_slice();
+    let decompressed;
+    let (mut input, raw_len) = match format {
+        FORMAT_RAW => (rest, rest.len()),
+        FORMAT_ZSTD => {
+            let raw_len = varint::read_u64(&mut rest).ok_or(Damaged("length"))? as usize;
+            decompressed = decompress(rest, raw_len).map_err(|_| Damaged("compression"))?;
+            (decompressed.as_slice(), raw_len)
+        }
+        _ => return Err(Damaged("unknown format")),
+    };
     let count = varint::read_u64(&mut input).ok_or(Damaged("row count"))? as usize;
     if count > MAX_BLOCK_ROWS.max(raw_len) {
         return Err(Damaged("row count"));
@@ -153,6 +193,7 @@ mod tests {
             assert_eq!(decoded.sample_ids[i].as_deref(), row.sample_id);
             assert_eq!(decoded.values[i], values[i]);
         }
+        assert_eq!(blob[0], FORMAT_ZSTD);
         assert!(blob.len() < 300 * 12, "300 rows took {} bytes", blob.len());
     }
 
@@ -162,6 +203,7 @@ mod tests {
         let blob = encode(&[RowRef { ts: 5, received_at: 6, sample_id: None, values: values.as_bytes() }]).expect("encode");
         assert!(decode(&[]).is_err());
         assert!(decode(&[9]).is_err());
+        assert_eq!(blob[0], FORMAT_RAW, "one row is not worth compressing");
         for cut in 1..blob.len() {
             assert!(decode(&blob[..cut]).is_err());
         }

@@ -74,7 +74,7 @@ fn flush(tx: &Transaction<'_>, key: BlockKey, group: Vec<OldRow>) -> rusqlite::R
 mod tests {
     use super::super::{open_connection, schema, SqliteStore, READER_CACHE_KIB};
     use crate::model::{NewSample, RecordingStamp, SampleQuery};
-    use crate::store::{SampleFate, Store};
+    use crate::store::{SampleFate, SampleStore};
     use futures_util::TryStreamExt;
     use std::sync::Arc;
 

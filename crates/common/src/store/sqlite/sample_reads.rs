@@ -272,7 +272,7 @@ mod tests {
     use super::super::SqliteStore;
     use super::*;
     use crate::model::{NewSample, RecordingStamp};
-    use crate::store::Store;
+    use crate::store::SampleStore;
     use rusqlite::StatementStatus;
 
     /// Three sensors posting 100-sample batches: 3 x 120 blocks of an experiment.
