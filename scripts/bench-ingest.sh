@@ -14,21 +14,11 @@ SECS=${BENCH_SECS:-15}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
 SRS_PORT=18080 BARE_PORT=18081 INFLUX_PORT=18086
 
-need() {
-    command -v "$1" >/dev/null 2>&1 && return
-    echo "installing $2 from the OS packages"
-    if [ "$(id -u)" -eq 0 ]; then apt-get install -y -q "$2" >/dev/null; else sudo apt-get install -y -q "$2" >/dev/null; fi
-}
+source scripts/lib/bench.sh
 need wrk wrk
 need influxd influxdb
 
 cargo build --release -q --bin srs --example bare_endpoint
-WORK=$(mktemp -d)
-PIDS=()
-cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-
-wait_for() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return; sleep 0.1; done; echo "$1 did not come up" >&2; exit 1; }
 
 # run NAME URL SCRIPT [ENV=VALUE...]: prints requests/s (and warns about non-2xx answers).
 run() {
@@ -47,36 +37,14 @@ wait_for "http://127.0.0.1:$BARE_PORT/"
 bare=$(run bare "http://127.0.0.1:$BARE_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1)
 
 # 2-3. SRS during a recording.
-SRS="$ROOT/target/release/srs"
-export RUST_LOG=warn
-echo "bench password" | (cd "$WORK" && "$SRS" --data-dir srs user add --username bench --role admin --password-stdin >/dev/null)
-(cd "$WORK" && exec "$SRS" serve --data-dir srs --listen "127.0.0.1:$SRS_PORT" >/dev/null) & PIDS+=($!)
-wait_for "http://127.0.0.1:$SRS_PORT/healthz"
-scripts/lab-setup.py "http://127.0.0.1:$SRS_PORT" bench "bench password" >/dev/null
+start_srs "$SRS_PORT"
 sleep 1
 srs_one=$(run srs-1 "http://127.0.0.1:$SRS_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1)
 srs_batch=$(run srs-1000 "http://127.0.0.1:$SRS_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1000)
 stored=$(sqlite3 "$WORK/srs/srs.db" "SELECT COALESCE(SUM(rows), 0) FROM sample_blocks" 2>/dev/null || echo "?")
 
-# 4. InfluxDB 1.6 with its defaults (WAL, fsync per write), its own data directory and port.
-mkdir -p "$WORK/influx"
-cat > "$WORK/influx/influxdb.conf" <<CONF
-reporting-disabled = true
-bind-address = "127.0.0.1:18088"
-[meta]
-  dir = "$WORK/influx/meta"
-[data]
-  dir = "$WORK/influx/data"
-  wal-dir = "$WORK/influx/wal"
-  query-log-enabled = false
-[http]
-  bind-address = "127.0.0.1:$INFLUX_PORT"
-  log-enabled = false
-[logging]
-  level = "error"
-CONF
-influxd -config "$WORK/influx/influxdb.conf" >/dev/null 2>&1 & PIDS+=($!)
-wait_for "http://127.0.0.1:$INFLUX_PORT/ping"
+# 4. InfluxDB 1.6, its own data directory and port.
+start_influx "$INFLUX_PORT"
 curl -s -XPOST "http://127.0.0.1:$INFLUX_PORT/query" --data-urlencode "q=CREATE DATABASE bench" >/dev/null
 influx_one=$(run influx-1 "http://127.0.0.1:$INFLUX_PORT/write?db=bench&precision=ns" scripts/bench/influx-points.lua POINTS=1)
 influx_batch=$(run influx-5000 "http://127.0.0.1:$INFLUX_PORT/write?db=bench&precision=ns" scripts/bench/influx-points.lua POINTS=5000)

@@ -8,8 +8,9 @@
 //! SRS_BENCH_SAMPLES sets the number of samples (default 5,000,000).
 
 use srs_common::model::{new_id, Experiment, NewSample, Participant, Recording, RecordingStamp};
+use srs_common::store::mongo::MongoStore;
 use srs_common::store::sqlite::SqliteStore;
-use srs_common::store::{ExperimentStore, RecordingStore, SampleStore};
+use srs_common::store::Store;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -69,8 +70,8 @@ fn realistic_samples(count: usize, stamp: &Arc<RecordingStamp>) -> Vec<NewSample
     samples
 }
 
-async fn prepared_store(path: &std::path::Path) -> (SqliteStore, Arc<RecordingStamp>) {
-    let store = SqliteStore::open(path).await.expect("open store");
+/// An active experiment with a running recording in `store`; the samples' stamp.
+async fn prepare(store: &dyn Store) -> Arc<RecordingStamp> {
     let participant = Participant { id: new_id(), code: "P01".into(), attributes: Default::default() };
     let experiment = Experiment {
         id: new_id(),
@@ -96,7 +97,7 @@ async fn prepared_store(path: &std::path::Path) -> (SqliteStore, Arc<RecordingSt
         stopped_at: None,
     };
     store.start_recording(&recording).await.expect("recording");
-    (store, Arc::new(recording.stamp()))
+    Arc::new(recording.stamp())
 }
 
 /// The row layout SRS had before blocks: one row per sample, values as JSON text, the two
@@ -146,7 +147,7 @@ fn bytes_per_sample(path: &std::path::Path, count: usize) -> f64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0) as f64 / count as f64
 }
 
-async fn our_store(store: &SqliteStore, samples: Vec<NewSample>) -> f64 {
+async fn our_store(store: &dyn Store, samples: Vec<NewSample>) -> f64 {
     let total = samples.len();
     let mut batches = Vec::with_capacity(total / BATCH + 1);
     let mut iter = samples.into_iter();
@@ -167,13 +168,33 @@ async fn our_store(store: &SqliteStore, samples: Vec<NewSample>) -> f64 {
     rate
 }
 
+/// The same samples through the MongoDB store (SRS_BENCH_MONGODB_URI, a replica set), in a
+/// database of their own that is dropped afterwards; prints rows/s and bytes per sample (data
+/// and indexes as MongoDB stores them, compressed).
+async fn mongodb(uri: &str, count: usize) {
+    let database = format!("srs_bench_{}", new_id().replace('-', ""));
+    let store = MongoStore::connect(uri, &database).await.expect("connect to SRS_BENCH_MONGODB_URI");
+    let stamp = prepare(&store).await;
+    let rate = our_store(&store, realistic_samples(count, &stamp)).await;
+    let stats = store.database().run_command(mongodb::bson::doc! {"collStats": "samples"}).await.expect("collStats");
+    let size = |key: &str| {
+        stats.get(key).and_then(|v| v.as_i64().or_else(|| v.as_i32().map(i64::from)).or_else(|| v.as_f64().map(|f| f as i64))).unwrap_or(0)
+    };
+    let bytes = (size("storageSize") + size("totalIndexSize")) as f64 / count as f64;
+    println!(
+        "  SRS MongoStore::insert_samples:                                             {rate:>10.0} rows/s  {bytes:>6.1} bytes/sample"
+    );
+    let _ = store.database().drop().await;
+}
+
 #[tokio::main]
 async fn main() {
     let count: usize = std::env::var("SRS_BENCH_SAMPLES").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000_000);
     let dir = tempfile::tempdir().expect("tempdir");
     println!("store insert benchmark: {count} realistic samples, batches of {BATCH}, SQLite WAL synchronous=NORMAL");
 
-    let (store, stamp) = prepared_store(&dir.path().join("store.db")).await;
+    let store = SqliteStore::open(&dir.path().join("store.db")).await.expect("open store");
+    let stamp = prepare(&store).await;
     let samples = realistic_samples(count, &stamp);
     let row_layout = raw_loop(&dir.path().join("rows.db"), true, &samples);
     let row_bytes = bytes_per_sample(&dir.path().join("rows.db"), count);
@@ -199,4 +220,8 @@ async fn main() {
         ours / bare,
         our_bytes / row_bytes
     );
+    match std::env::var("SRS_BENCH_MONGODB_URI") {
+        Ok(uri) if !uri.is_empty() => mongodb(&uri, count).await,
+        _ => println!("  MongoStore: not measured (set SRS_BENCH_MONGODB_URI to a replica set; the GitLab bench-mongodb job does)"),
+    }
 }

@@ -20,53 +20,51 @@ async fn mongo_store() -> Option<srs_common::store::mongo::MongoStore> {
     Some(store)
 }
 
+/// `contract!(aggregate: checks...)`: the checks of one store trait, as
+/// `aggregate::sqlite::check` and `aggregate::mongodb::check`.
 macro_rules! contract {
-    ($($check:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $check() {
-                    let (store, _dir) = super::sqlite_store().await;
-                    super::$check(store).await;
-                }
-            )*
-        }
-        // Ignored unless asked for (`--run-ignored`): without a MongoDB server they cannot run,
-        // and a test that did not run must not be reported as passed. scripts/test.sh runs
-        // them when SRS_TEST_MONGODB_URI is set and lists them as skipped otherwise.
-        mod mongodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                #[ignore = "needs SRS_TEST_MONGODB_URI (a MongoDB replica set; the GitLab pipeline has one)"]
-                async fn $check() {
-                    let mongo = super::mongo_store().await.expect("SRS_TEST_MONGODB_URI must name a MongoDB server to run this suite");
-                    super::$check(std::sync::Arc::new(mongo.clone())).await;
-                    let _ = mongo.database().drop().await;
-                }
-            )*
+    ($aggregate:ident: $($check:ident),* $(,)?) => {
+        mod $aggregate {
+            mod sqlite {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    async fn $check() {
+                        let (store, _dir) = super::super::sqlite_store().await;
+                        super::super::$check(store).await;
+                    }
+                )*
+            }
+            // Ignored unless asked for (`--run-ignored`): without a MongoDB server they cannot
+            // run, and a test that did not run must not be reported as passed. scripts/test.sh
+            // runs them when SRS_TEST_MONGODB_URI is set and lists them as skipped otherwise.
+            mod mongodb {
+                $(
+                    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                    #[ignore = "needs SRS_TEST_MONGODB_URI (a MongoDB replica set; the GitLab pipeline has one)"]
+                    async fn $check() {
+                        let mongo = super::super::mongo_store().await.expect("SRS_TEST_MONGODB_URI must name a MongoDB server to run this suite");
+                        super::super::$check(std::sync::Arc::new(mongo.clone())).await;
+                        let _ = mongo.database().drop().await;
+                    }
+                )*
+            }
         }
     };
 }
 
+contract!(users: users_are_unique_by_username, refresh_tokens_rotate_and_reuse_revokes_the_family, device_tokens_are_found_by_hash_and_revoked);
+contract!(sensor_configs: sensor_configs_round_trip, sensor_config_updates_refuse_stale_versions);
+contract!(experiments: experiment_updates_are_atomic, exactly_one_experiment_is_active, logbook_and_progress);
+contract!(recordings: at_most_one_recording_runs, activation_and_recording_start_never_interleave);
 contract!(
-    device_commands_keep_their_first_outcome,
+    devices: device_commands_keep_their_first_outcome,
     device_holds_lapse_unless_renewed_and_move_with_the_socket,
     held_devices_are_listed_with_their_last_status_while_held,
-    one_alert_fires_per_condition_until_it_is_resolved,
-    each_delivery_goes_to_one_sender_and_keeps_its_outcome,
-    users_are_unique_by_username,
-    refresh_tokens_rotate_and_reuse_revokes_the_family,
-    device_tokens_are_found_by_hash_and_revoked,
-    sensor_configs_round_trip,
-    sensor_config_updates_refuse_stale_versions,
-    experiment_updates_are_atomic,
-    exactly_one_experiment_is_active,
-    at_most_one_recording_runs,
-    activation_and_recording_start_never_interleave,
-    export_claims_are_exclusive,
-    samples_without_a_stamp_go_to_the_recording_running_at_commit,
-    logbook_and_progress,
-    export_records,
+);
+contract!(alerts: one_alert_fires_per_condition_until_it_is_resolved, each_delivery_goes_to_one_sender_and_keeps_its_outcome);
+contract!(exports: export_claims_are_exclusive, export_records);
+contract!(
+    samples: samples_without_a_stamp_go_to_the_recording_running_at_commit,
     samples_are_deduplicated,
     retries_overlapping_stored_batches_store_only_what_is_new,
     time_ranges_count_what_they_stream,
