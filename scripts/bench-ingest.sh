@@ -2,8 +2,9 @@
 # Ingest benchmark: wrk (from the OS packages) on this machine, one run, figures and ratios:
 #   1. a bare actix-web endpoint parsing the same JSON body, answering 204 (the HTTP ceiling);
 #   2. SRS ingest (`srs serve`, SQLite), one sample per request, 64 connections, during a
-#      recording (every 200 is a committed, durable write);
-#   3. SRS ingest, 1,000 samples per request;
+#      recording (every 200 is a committed, durable write), samples with `ts` and no `id`
+#      (deduplicated on (sensor, ts), as InfluxDB keys its points);
+#   3. SRS ingest, 1,000 samples per request; then 2 and 3 again with a client id per sample;
 #   4. InfluxDB 1.6 (OS package, same machine): one point per request and 5,000 points per
 #      request of the same data as line protocol.
 # BENCH_SECS sets each run's length (default 15), BENCH_CONNECTIONS the connections (64).
@@ -41,6 +42,8 @@ start_srs "$SRS_PORT"
 sleep 1
 srs_one=$(run srs-1 "http://127.0.0.1:$SRS_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1)
 srs_batch=$(run srs-1000 "http://127.0.0.1:$SRS_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1000)
+srs_one_ids=$(run srs-1-ids "http://127.0.0.1:$SRS_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1 IDS=1)
+srs_batch_ids=$(run srs-1000-ids "http://127.0.0.1:$SRS_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1000 IDS=1)
 stored=$(sqlite3 "$WORK/srs/srs.db" "SELECT COALESCE(SUM(rows), 0) FROM sample_blocks" 2>/dev/null || echo "?")
 
 # 4. InfluxDB 1.6, its own data directory and port.
@@ -49,14 +52,16 @@ curl -s -XPOST "http://127.0.0.1:$INFLUX_PORT/query" --data-urlencode "q=CREATE 
 influx_one=$(run influx-1 "http://127.0.0.1:$INFLUX_PORT/write?db=bench&precision=ns" scripts/bench/influx-points.lua POINTS=1)
 influx_batch=$(run influx-5000 "http://127.0.0.1:$INFLUX_PORT/write?db=bench&precision=ns" scripts/bench/influx-points.lua POINTS=5000)
 
-python3 - "$bare" "$srs_one" "$srs_batch" "$influx_one" "$influx_batch" "$stored" "$SECS" "$CONNECTIONS" <<'PY'
+python3 - "$bare" "$srs_one" "$srs_batch" "$influx_one" "$influx_batch" "$srs_one_ids" "$srs_batch_ids" "$stored" "$SECS" "$CONNECTIONS" <<'PY'
 import sys
-bare, one, batch, influx_one, influx_batch = map(float, sys.argv[1:6])
-stored, secs, connections = sys.argv[6], sys.argv[7], sys.argv[8]
+bare, one, batch, influx_one, influx_batch, one_ids, batch_ids = map(float, sys.argv[1:8])
+stored, secs, connections = sys.argv[8], sys.argv[9], sys.argv[10]
 print(f"ingest benchmark: wrk -t2 -c{connections}, {secs} s per run, one machine")
 print(f"  bare actix-web endpoint (ceiling)      {bare:>12,.0f} req/s")
 print(f"  SRS, 1 sample/request, durable         {one:>12,.0f} req/s   {one / bare:.2f}x bare   {one / influx_one:.2f}x InfluxDB 1-point")
 print(f"  SRS, 1,000 samples/request             {batch * 1000:>12,.0f} samples/s   {batch * 1000 / (influx_batch * 5000):.2f}x InfluxDB batched")
+print(f"  SRS, 1 sample/request with client ids   {one_ids:>12,.0f} req/s   {one_ids / bare:.2f}x bare")
+print(f"  SRS, 1,000/request with client ids     {batch_ids * 1000:>12,.0f} samples/s   {batch_ids * 1000 / (influx_batch * 5000):.2f}x InfluxDB batched")
 print(f"  InfluxDB 1.6, 1 point/request          {influx_one:>12,.0f} req/s")
 print(f"  InfluxDB 1.6, 5,000 points/request     {influx_batch * 5000:>12,.0f} points/s")
 print(f"  samples stored by SRS in the store:    {stored}")

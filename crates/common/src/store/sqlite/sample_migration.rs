@@ -3,7 +3,7 @@
 //! A database written before blocks existed opens once slowly and is converted for good.
 
 use super::blocks::{RowRef, MAX_BLOCK_ROWS};
-use super::samples::{insert_block, BlockKey, NS_PER_DAY};
+use super::samples::{insert_block, BlockKey, BLOCK_WINDOW_NS};
 use crate::model::SampleValues;
 use rusqlite::types::Type;
 use rusqlite::{params, Transaction};
@@ -24,7 +24,7 @@ pub(super) fn rows_to_blocks(tx: &Transaction<'_>) -> rusqlite::Result<()> {
         return Ok(());
     }
     // Time order per experiment (the old table's own index): each group fills in `ts` order,
-    // and a group of an earlier day is complete once the read passes that day.
+    // and the groups of a window are complete once the read passes it.
     let mut read =
         tx.prepare("SELECT experiment, recording, sensor, ts, received_at, sample_id, vals FROM samples ORDER BY experiment, ts, rowid")?;
     let mut rows = read.query([])?;
@@ -32,16 +32,16 @@ pub(super) fn rows_to_blocks(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     let mut position: Option<(i64, i64)> = None;
     while let Some(row) = rows.next()? {
         let (experiment, recording, sensor, ts): (i64, i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
-        let day = ts.div_euclid(NS_PER_DAY);
-        if position.is_some_and(|(e, d)| (e, d) != (experiment, day)) {
+        let window = ts.div_euclid(BLOCK_WINDOW_NS);
+        if position.is_some_and(|(e, w)| (e, w) != (experiment, window)) {
             for (key, group) in open.drain() {
                 flush(tx, key, group)?;
             }
         }
-        position = Some((experiment, day));
+        position = Some((experiment, window));
         let json: String = row.get(6)?;
         let values = SampleValues::from_json(&json).map_err(|e| rusqlite::Error::FromSqlConversionFailure(6, Type::Text, e.into()))?;
-        let key = (sensor, recording, experiment, day);
+        let key = (sensor, recording, experiment, window);
         let group = open.entry(key).or_default();
         group.push(OldRow { ts, received_at: row.get(4)?, sample_id: row.get(5)?, values });
         if group.len() == MAX_BLOCK_ROWS {

@@ -3,7 +3,7 @@
 
 use super::blocks::{self, decode_column, Rows};
 use super::docs::map_error;
-use super::samples::NS_PER_DAY;
+use super::samples::BLOCK_WINDOW_NS;
 use crate::model::{SampleQuery, SampleStat, StoredSample};
 use crate::store::{StoreError, StoreResult, SAMPLE_CHUNK};
 use crate::time::day_to_date;
@@ -13,11 +13,12 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
 /// Block metadata joined with its sensor and recording, and the filters every read shares:
-/// parameters ?1..?5 as bound by [`filter_params`]. A block holds one UTC day, so a block
-/// overlapping [?2, ?3) starts at most a day before ?2 — the bound that lets the index seek.
+/// parameters ?1..?5 as bound by [`filter_params`]. A block spans at most one window
+/// ([`BLOCK_WINDOW_NS`]), so a block overlapping [?2, ?3) starts at most a window before ?2 —
+/// the bound that lets the index seek.
 const BLOCKS: &str = "sample_blocks b JOIN sensor_keys k ON k.key = b.sensor JOIN recordings r ON r.key = b.recording
     WHERE b.experiment = (SELECT key FROM experiments WHERE id = ?1)
-    AND b.min_ts < ?3 AND b.max_ts >= ?2 AND b.min_ts >= ?2 - 86400000000000
+    AND b.min_ts < ?3 AND b.max_ts >= ?2 AND b.min_ts >= ?2 - 600000000000
     AND (?4 IS NULL OR k.sensor_type IN (SELECT value FROM json_each(?4)))
     AND (?5 IS NULL OR r.participant_id IN (SELECT value FROM json_each(?5)))";
 
@@ -25,11 +26,11 @@ fn json_list(values: &[String]) -> Option<String> {
     (!values.is_empty()).then(|| serde_json::Value::from(values.to_vec()).to_string())
 }
 
-/// `from` saturates a day above `i64::MIN` so the index bound above cannot overflow.
+/// `from` saturates a window above `i64::MIN` so the index bound above cannot overflow.
 fn filter_params(query: &SampleQuery) -> (String, i64, i64, Option<String>, Option<String>) {
     (
         query.experiment_id.clone(),
-        query.from_ns.unwrap_or(i64::MIN).max(i64::MIN + NS_PER_DAY),
+        query.from_ns.unwrap_or(i64::MIN).max(i64::MIN + BLOCK_WINDOW_NS),
         query.to_ns.unwrap_or(i64::MAX),
         json_list(&query.sensor_types),
         json_list(&query.participant_ids),

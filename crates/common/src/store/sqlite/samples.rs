@@ -15,6 +15,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 pub(super) const NS_PER_DAY: i64 = 86_400_000_000_000;
+/// A block holds samples of one 10-minute window (aligned to the epoch, so windows nest in UTC
+/// days). The bound on a block's span is what lets the duplicate check and time-range reads
+/// seek: a block overlapping [lo, hi] ends before hi + one window, and starts after lo minus one.
+pub(super) const BLOCK_WINDOW_NS: i64 = 600_000_000_000;
 
 /// The writer connection with the integer keys it has already resolved. Keys never change once
 /// assigned, so the caches stay valid even when other processes write to the same file.
@@ -57,7 +61,7 @@ struct Target {
     experiment: i64,
 }
 
-/// The block a stored sample joins: (sensor, recording, experiment, UTC day).
+/// The block a stored sample joins: (sensor, recording, experiment, window number).
 pub(super) type BlockKey = (i64, i64, i64, i64);
 
 impl SampleWriter {
@@ -122,8 +126,8 @@ impl SampleWriter {
                 };
                 if fresh {
                     fates.push(SampleFate::Stored);
-                    let day = sample.ts.div_euclid(NS_PER_DAY);
-                    groups.entry((target.sensor, target.recording, target.experiment, day)).or_default().push(index);
+                    let window = sample.ts.div_euclid(BLOCK_WINDOW_NS);
+                    groups.entry((target.sensor, target.recording, target.experiment, window)).or_default().push(index);
                 } else {
                     fates.push(SampleFate::Duplicate);
                 }
@@ -146,6 +150,12 @@ impl SampleWriter {
     }
 }
 
+/// The blocks of sensor ?1 that may hold a `ts` in [?2, ?3]. The index on (sensor, max_ts)
+/// scans from ?2 up to one window past ?3 only: a batch from long before the sensor's newest
+/// blocks (a device uploading what it buffered) never walks through them.
+const OVERLAPPING: &str =
+    "SELECT data FROM sample_blocks WHERE sensor = ?1 AND max_ts >= ?2 AND max_ts < ?3 + 600000000000 AND min_ts <= ?3";
+
 /// Per sensor of the batch, the `ts` of its stored samples without a client id that fall in
 /// the time range of the batch's own such samples: read from the blocks overlapping that range
 /// (none for samples that arrive in time order).
@@ -162,8 +172,7 @@ fn stored_ts_in_batch_range(
             range.1 = range.1.max(sample.ts);
         }
     }
-    let mut overlapping =
-        tx.prepare_cached("SELECT data FROM sample_blocks WHERE sensor = ?1 AND max_ts >= ?2 AND min_ts <= ?3").map_err(map_error)?;
+    let mut overlapping = tx.prepare_cached(OVERLAPPING).map_err(map_error)?;
     let mut taken: HashMap<i64, HashSet<i64>> = HashMap::with_capacity(ranges.len());
     for (sensor, (low, high)) in ranges {
         let mut set = HashSet::new();
@@ -206,7 +215,8 @@ fn write_blocks(tx: &Transaction<'_>, key: BlockKey, samples: &[NewSample], mut 
 /// Stores one block of rows of one [`BlockKey`], sorted by `ts`, at most [`MAX_BLOCK_ROWS`].
 pub(super) fn insert_block(tx: &Transaction<'_>, key: BlockKey, rows: &[RowRef<'_>]) -> StoreResult<()> {
     let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(()) };
-    let (sensor, recording, experiment, day) = key;
+    let (sensor, recording, experiment, _) = key;
+    let day = first.ts.div_euclid(NS_PER_DAY);
     let with_ids = rows.iter().filter(|row| row.sample_id.is_some()).count();
     let data = blocks::encode(rows).map_err(|e| StoreError::Internal(format!("sample block: {e}")))?;
     tx.prepare_cached(
@@ -290,4 +300,68 @@ fn sensor_key(tx: &Transaction<'_>, cache: &mut HashMap<Arc<str>, i64>, sample: 
         .map_err(map_error)?;
     cache.insert(sample.sensor_id.clone(), key);
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::SqliteStore;
+    use super::*;
+    use crate::model::RecordingStamp;
+    use crate::store::SampleStore;
+    use rusqlite::StatementStatus;
+
+    #[test]
+    fn the_sql_bounds_use_the_block_window() {
+        assert!(OVERLAPPING.contains(&format!("+ {BLOCK_WINDOW_NS}")));
+        assert_eq!(NS_PER_DAY % BLOCK_WINDOW_NS, 0, "windows nest in days");
+    }
+
+    /// A batch from long before a sensor's newest blocks (a device uploading what it buffered)
+    /// checks its duplicates without walking through those blocks.
+    #[tokio::test]
+    async fn the_duplicate_check_does_not_walk_through_later_blocks() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("srs.db");
+        let store = SqliteStore::open(&path).await.expect("open");
+        let conn = Connection::open(&path).expect("open");
+        conn.execute_batch(
+            "INSERT INTO experiments (key, id, version, doc) VALUES (1, 'e', 0, '{}');
+             INSERT INTO recordings (key, id, experiment_key, participant_id, running, doc) VALUES (1, 'r', 1, 'p', 0, '{}');",
+        )
+        .expect("metadata");
+        let stamp =
+            Arc::new(RecordingStamp { recording_id: "r".into(), experiment_id: "e".into(), participant_id: "p".into(), task_id: None });
+        let batch = |from: i64, count: i64| -> Vec<NewSample> {
+            (0..count)
+                .map(|i| NewSample {
+                    sensor_id: "imu-left".into(),
+                    sensor_type: "imu".into(),
+                    ts: from + i * 10_000_000,
+                    received_at: from,
+                    sample_id: None,
+                    values: r#"{"acc_x":1}"#.into(),
+                    stamp: Some(stamp.clone()),
+                })
+                .collect()
+        };
+        let (early, late) = (1_795_392_000_000_000_000i64, 1_795_392_000_000_000_000i64 + NS_PER_DAY);
+        store.insert_samples(batch(early, 100)).await.expect("early");
+        for n in 0..400 {
+            store.insert_samples(batch(late + n * 1_000_000_000, 10)).await.expect("late");
+        }
+        let vm_steps = || conn.prepare_cached(OVERLAPPING).expect("prepare").get_status(StatementStatus::VmStep);
+        let check = |low: i64, high: i64| {
+            let before = vm_steps();
+            let blocks =
+                conn.prepare_cached(OVERLAPPING).expect("prepare").query_map(params![1, low, high], |_| Ok(())).expect("query").count();
+            (blocks, vm_steps() - before)
+        };
+        // Right after the early batch, with 400 blocks a day later; and after the newest block.
+        let (early_blocks, early_steps) = check(early + 1_000_000_000, early + 2_000_000_000);
+        let (late_blocks, late_steps) = check(late + 401_000_000_000, late + 402_000_000_000);
+        assert_eq!((early_blocks, late_blocks), (0, 0));
+        assert!(early_steps <= late_steps + 10, "{early_steps} steps with later blocks, {late_steps} without");
+        // And a retry of the early batch finds every duplicate.
+        assert_eq!(store.insert_samples(batch(early, 100)).await.expect("retry").duplicate_count(), 100);
+    }
 }
