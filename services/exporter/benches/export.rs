@@ -213,6 +213,7 @@ async fn main() {
         samples_deleted_at: None,
     };
     store.insert_experiment(&experiment).await.expect("experiment");
+    store.set_active_experiment(Some(&experiment.id)).await.expect("activate");
     println!("recording {total} samples ({PARTICIPANTS} participants, {DAYS} days, {} sensors) ...", SENSORS.len());
     record(&store, &experiment, total).await;
 
