@@ -444,10 +444,7 @@ async fn samples_without_a_stamp_go_to_the_recording_running_at_commit(store: Dy
     let query = SampleQuery { experiment_id: experiment.id.clone(), ..Default::default() };
     let stored: Vec<StoredSample> = store.stream_samples(query).try_collect::<Vec<_>>().await.expect("read").concat();
     assert_eq!(stored.len(), 1);
-    assert_eq!(
-        (stored[0].recording_id.as_str(), stored[0].participant_id.as_str()),
-        (running.id.as_str(), running.participant_id.as_str())
-    );
+    assert_eq!((&*stored[0].recording_id, &*stored[0].participant_id), (running.id.as_str(), running.participant_id.as_str()));
     assert_eq!(store.count_recording_samples(&running.id).await.expect("count"), 1);
 
     store.stop_recording(&running.id, now()).await.expect("stop");
@@ -687,7 +684,7 @@ async fn retries_overlapping_stored_batches_store_only_what_is_new(store: DynSto
     assert_eq!(rows.len(), 2_502);
     assert_eq!(store.count_samples(&query).await.expect("count"), 2_502);
     assert!(rows.windows(2).all(|w| w[0].ts <= w[1].ts), "time order");
-    let mut keys: Vec<(String, i64, Option<String>)> = rows.iter().map(|r| (r.sensor_id.clone(), r.ts, r.sample_id.clone())).collect();
+    let mut keys: Vec<(Arc<str>, i64, Option<String>)> = rows.iter().map(|r| (r.sensor_id.clone(), r.ts, r.sample_id.clone())).collect();
     keys.sort();
     keys.dedup();
     assert_eq!(keys.len(), 2_502, "each sample once");
@@ -752,12 +749,12 @@ async fn samples_stream_in_time_order_with_filters(store: DynStore) {
     let all: Vec<StoredSample> = chunks.into_iter().flatten().collect();
     assert_eq!(all.len(), total + 2);
     assert!(all.windows(2).all(|w| w[0].ts <= w[1].ts), "rows are sorted by ts");
-    let ecg = all.iter().find(|s| s.sensor_id == "ecg-1").expect("ecg sample");
+    let ecg = all.iter().find(|s| &*s.sensor_id == "ecg-1").expect("ecg sample");
     assert_eq!(
-        (ecg.sample_id.as_deref(), ecg.participant_id.as_str(), ecg.recording_id.as_str()),
+        (ecg.sample_id.as_deref(), &*ecg.participant_id, &*ecg.recording_id),
         (Some("x"), second.participant_id.as_str(), second.recording_id.as_str())
     );
-    assert_eq!(ecg.task_id, second.task_id);
+    assert_eq!(ecg.task_id.as_deref(), second.task_id.as_deref());
     let value: serde_json::Value = serde_json::from_str(&ecg.values.to_json()).expect("values are JSON");
     assert!(value["level"].is_number());
 

@@ -209,7 +209,12 @@ async fn write_export(
     }
     let mut covered = Vec::with_capacity(written.len());
     for ((participant_id, day, sensor_type), file) in written {
-        covered.push(SampleStat { participant_id, date: day_to_date(day), sensor_type, count: file.rows });
+        covered.push(SampleStat {
+            participant_id: participant_id.to_string(),
+            date: day_to_date(day),
+            sensor_type: sensor_type.to_string(),
+            count: file.rows,
+        });
         files.push(ExportFile { path: relative(&dir, &file.path), rows: file.rows, bytes: file.bytes, sha256: file.sha256 });
     }
     covered.sort();

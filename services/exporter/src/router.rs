@@ -10,6 +10,7 @@ use srs_common::sensors::{SensorCatalog, SensorType};
 use srs_common::time::{day_of_ns, day_to_date};
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Rows all open files may buffer together before the fullest is written out early. Several
 /// participants recorded on one day keep several files open; this caps what they hold
@@ -19,7 +20,7 @@ use std::path::PathBuf;
 pub const MAX_BUFFERED_ROWS: usize = 131_072;
 
 /// (participant id, day number, sensor type)
-pub type FileKey = (String, i64, String);
+pub type FileKey = (Arc<str>, i64, Arc<str>);
 
 pub struct SampleRouter<'a> {
     dir: PathBuf,
@@ -51,7 +52,7 @@ impl<'a> SampleRouter<'a> {
                 std::collections::hash_map::Entry::Vacant(entry) => {
                     let folder = self
                         .folders
-                        .get(&sample.participant_id)
+                        .get(&*sample.participant_id)
                         .cloned()
                         .unwrap_or_else(|| crate::paths::safe_name(&sample.participant_id));
                     let path = self.dir.join(folder).join(day_to_date(day)).join(format!("{}.parquet", sample.sensor_type));

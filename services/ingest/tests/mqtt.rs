@@ -85,7 +85,7 @@ async fn samples_published_during_a_recording_are_stored_once() {
     let query = SampleQuery { experiment_id: lab.experiment_id.clone(), ..Default::default() };
     let samples: Vec<_> =
         lab.context.store.stream_samples(query).try_collect::<Vec<_>>().await.expect("read").into_iter().flatten().collect();
-    assert!(samples.iter().all(|s| s.recording_id == recording && s.participant_id == lab.participant_id));
+    assert!(samples.iter().all(|s| *s.recording_id == *recording && *s.participant_id == *lab.participant_id));
     let ecg_sample = samples.iter().find(|s| s.sample_id.as_deref() == Some("mqtt:7")).expect("by id");
     assert_eq!(&*ecg_sample.sensor_id, "ecg-1");
     // The webhook is off: no secret is set.

@@ -54,11 +54,11 @@ async fn samples_are_stamped_with_the_running_recording() {
     let chunks: Vec<_> = lab.context.store.stream_samples(query).try_collect().await.expect("read");
     let samples: Vec<_> = chunks.into_iter().flatten().collect();
     assert_eq!(samples.len(), 254);
-    assert!(samples.iter().all(|s| s.recording_id == recording
-        && s.participant_id == lab.participant_id
+    assert!(samples.iter().all(|s| *s.recording_id == *recording
+        && *s.participant_id == *lab.participant_id
         && s.task_id.as_deref() == Some(lab.task_id.as_str())));
     let ecg_sample = samples.iter().find(|s| s.sample_id.as_deref() == Some("during:0")).expect("by id");
-    assert_eq!(ecg_sample.sensor_type, "ecg");
+    assert_eq!(&*ecg_sample.sensor_type, "ecg");
     assert_eq!(
         serde_json::from_str::<serde_json::Value>(&ecg_sample.values.to_json()).expect("json"),
         json!({"lead_i": 0.1, "lead_ii": -0.2})

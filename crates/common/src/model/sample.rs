@@ -21,18 +21,19 @@ pub struct NewSample {
     pub stamp: Option<Arc<RecordingStamp>>,
 }
 
-/// A sample read back from the store.
+/// A sample read back from the store. The texts that many rows share (sensor, recording,
+/// participant, task) are shared, not copied per row: an export reads millions of rows.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredSample {
-    pub sensor_id: String,
-    pub sensor_type: String,
+    pub sensor_id: Arc<str>,
+    pub sensor_type: Arc<str>,
     pub ts: i64,
     pub received_at: i64,
     pub sample_id: Option<String>,
     pub values: SampleValues,
-    pub recording_id: String,
-    pub participant_id: String,
-    pub task_id: Option<String>,
+    pub recording_id: Arc<str>,
+    pub participant_id: Arc<str>,
+    pub task_id: Option<Arc<str>>,
 }
 
 /// Which samples of one experiment to read. Empty lists mean "all"; times are nanoseconds,

@@ -179,15 +179,15 @@ fn to_stored(document: &Document) -> StoreResult<StoredSample> {
         serde_json::to_string(&Bson::Document(values.clone()).into_relaxed_extjson()).map_err(|e| StoreError::Internal(e.to_string()))?;
     let values = SampleValues::from_json(&values).map_err(|e| StoreError::Internal(format!("sample values: {e}")))?;
     Ok(StoredSample {
-        sensor_id: document.get_str("sensor").map_err(bad)?.to_owned(),
-        sensor_type: document.get_str("type").map_err(bad)?.to_owned(),
+        sensor_id: document.get_str("sensor").map_err(bad)?.into(),
+        sensor_type: document.get_str("type").map_err(bad)?.into(),
         ts: document.get_i64("ts").map_err(bad)?,
         received_at: document.get_i64("recv").map_err(bad)?,
         sample_id: document.get_str("sid").ok().map(str::to_owned),
         values,
-        recording_id: document.get_str("rec").map_err(bad)?.to_owned(),
-        participant_id: document.get_str("part").map_err(bad)?.to_owned(),
-        task_id: document.get_str("task").ok().map(str::to_owned),
+        recording_id: document.get_str("rec").map_err(bad)?.into(),
+        participant_id: document.get_str("part").map_err(bad)?.into(),
+        task_id: document.get_str("task").ok().map(Into::into),
     })
 }
 

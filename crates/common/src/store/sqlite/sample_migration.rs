@@ -127,15 +127,15 @@ mod tests {
         let rows: Vec<_> = store.stream_samples(query.clone()).try_collect::<Vec<_>>().await.expect("read").concat();
         assert_eq!(rows.len(), 10_300);
         assert!(rows.windows(2).all(|w| w[0].ts <= w[1].ts), "time order");
-        let ecg: Vec<_> = rows.iter().filter(|r| r.sensor_id == "ecg-1").collect();
+        let ecg: Vec<_> = rows.iter().filter(|r| &*r.sensor_id == "ecg-1").collect();
         assert_eq!(ecg.len(), 10_000);
         assert_eq!(
             (ecg[0].ts, ecg[0].received_at, ecg[0].sample_id.as_deref()),
             (T0 - 5_000 * 4_000_000, T0 - 5_000 * 4_000_000 + 7, Some("ecg-1:0"))
         );
         assert_eq!(ecg[1].values.to_json(), r#"{"lead_i":0.001,"lead_ii":-0.5}"#);
-        assert_eq!((ecg[1].recording_id.as_str(), ecg[1].participant_id.as_str(), ecg[1].task_id.as_deref()), ("r1", "p1", Some("t1")));
-        let door: Vec<_> = rows.iter().filter(|r| r.sensor_type == "door").collect();
+        assert_eq!((&*ecg[1].recording_id, &*ecg[1].participant_id, ecg[1].task_id.as_deref()), ("r1", "p1", Some("t1")));
+        let door: Vec<_> = rows.iter().filter(|r| &*r.sensor_type == "door").collect();
         assert_eq!((door.len(), door[3].values.to_json().as_str(), door[3].sample_id.as_deref()), (300, r#"{"open":false}"#, None));
         let stats = store.sample_stats("e").await.expect("stats");
         let counts: Vec<(&str, &str, &str, u64)> =

@@ -130,11 +130,11 @@ fn page_sql() -> String {
 
 /// What every row of a block shares.
 struct BlockMeta {
-    sensor_id: String,
-    sensor_type: String,
-    recording_id: String,
-    participant_id: String,
-    task_id: Option<String>,
+    sensor_id: Arc<str>,
+    sensor_type: Arc<str>,
+    recording_id: Arc<str>,
+    participant_id: Arc<str>,
+    task_id: Option<Arc<str>>,
 }
 
 /// A block fetched but not decoded yet.
@@ -210,11 +210,11 @@ impl BlockMerge {
                     min_ts: r.get(1)?,
                     data: r.get(2)?,
                     meta: Arc::new(BlockMeta {
-                        sensor_id: r.get(3)?,
-                        sensor_type: r.get(4)?,
-                        recording_id: r.get(5)?,
-                        participant_id: r.get(6)?,
-                        task_id: r.get(7)?,
+                        sensor_id: r.get::<_, String>(3)?.into(),
+                        sensor_type: r.get::<_, String>(4)?.into(),
+                        recording_id: r.get::<_, String>(5)?.into(),
+                        participant_id: r.get::<_, String>(6)?.into(),
+                        task_id: r.get::<_, Option<String>>(7)?.map(Into::into),
                     }),
                 })
             })
