@@ -11,6 +11,8 @@ mod sample_migration;
 mod sample_reads;
 mod samples;
 mod schema;
+#[cfg(test)]
+mod test_support;
 
 use self::docs::{duplicate_as, map_error, query_doc, query_docs, to_doc};
 use self::samples::SampleWriter;

@@ -270,38 +270,22 @@ impl BlockMerge {
 
 #[cfg(test)]
 mod tests {
+    use super::super::test_support::{samples, store_with_recording};
     use super::super::SqliteStore;
     use super::*;
-    use crate::model::{NewSample, RecordingStamp};
     use crate::store::SampleStore;
     use rusqlite::StatementStatus;
 
     /// Three sensors posting 100-sample batches: 3 x 120 blocks of an experiment.
     async fn store_with_many_blocks(path: &std::path::Path) -> SqliteStore {
-        let store = SqliteStore::open(path).await.expect("open");
-        let conn = rusqlite::Connection::open(path).expect("open");
-        conn.execute_batch(
-            "INSERT INTO experiments (key, id, version, doc) VALUES (1, 'e', 0, '{}');
-             INSERT INTO recordings (key, id, experiment_key, participant_id, running, doc) VALUES (1, 'r', 1, 'p', 0, '{}');",
-        )
-        .expect("metadata");
-        let stamp =
-            Arc::new(RecordingStamp { recording_id: "r".into(), experiment_id: "e".into(), participant_id: "p".into(), task_id: None });
+        let (store, stamp) = store_with_recording(path).await;
         let t0 = 1_795_420_800_000_000_000i64;
         for batch in 0..120i64 {
-            let mut samples = Vec::new();
+            let mut all = Vec::new();
             for (offset, sensor) in ["imu-left", "imu-right", "ecg-1"].into_iter().enumerate() {
-                samples.extend((0..100i64).map(|i| NewSample {
-                    sensor_id: sensor.into(),
-                    sensor_type: "imu".into(),
-                    ts: t0 + (batch * 100 + i) * 10_000_000 + offset as i64,
-                    received_at: t0,
-                    sample_id: None,
-                    values: r#"{"acc_x":1.5}"#.into(),
-                    stamp: Some(stamp.clone()),
-                }));
+                all.extend(samples(&stamp, sensor, t0 + batch * 1_000_000_000 + offset as i64, 10_000_000, 100));
             }
-            assert_eq!(store.insert_samples(samples).await.expect("insert").stored_count(), 300);
+            assert_eq!(store.insert_samples(all).await.expect("insert").stored_count(), 300);
         }
         store
     }

@@ -308,9 +308,8 @@ fn sensor_key(tx: &Transaction<'_>, cache: &mut HashMap<Arc<str>, i64>, sample: 
 
 #[cfg(test)]
 mod tests {
-    use super::super::SqliteStore;
+    use super::super::test_support::{samples, store_with_recording};
     use super::*;
-    use crate::model::RecordingStamp;
     use crate::store::SampleStore;
     use rusqlite::StatementStatus;
 
@@ -326,28 +325,9 @@ mod tests {
     async fn the_duplicate_check_does_not_walk_through_later_blocks() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("srs.db");
-        let store = SqliteStore::open(&path).await.expect("open");
+        let (store, stamp) = store_with_recording(&path).await;
         let conn = Connection::open(&path).expect("open");
-        conn.execute_batch(
-            "INSERT INTO experiments (key, id, version, doc) VALUES (1, 'e', 0, '{}');
-             INSERT INTO recordings (key, id, experiment_key, participant_id, running, doc) VALUES (1, 'r', 1, 'p', 0, '{}');",
-        )
-        .expect("metadata");
-        let stamp =
-            Arc::new(RecordingStamp { recording_id: "r".into(), experiment_id: "e".into(), participant_id: "p".into(), task_id: None });
-        let batch = |from: i64, count: i64| -> Vec<NewSample> {
-            (0..count)
-                .map(|i| NewSample {
-                    sensor_id: "imu-left".into(),
-                    sensor_type: "imu".into(),
-                    ts: from + i * 10_000_000,
-                    received_at: from,
-                    sample_id: None,
-                    values: r#"{"acc_x":1}"#.into(),
-                    stamp: Some(stamp.clone()),
-                })
-                .collect()
-        };
+        let batch = |from: i64, count: i64| samples(&stamp, "imu-left", from, 10_000_000, count);
         let (early, late) = (1_795_392_000_000_000_000i64, 1_795_392_000_000_000_000i64 + NS_PER_DAY);
         store.insert_samples(batch(early, 100)).await.expect("early");
         for n in 0..400 {
