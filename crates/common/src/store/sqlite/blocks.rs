@@ -7,7 +7,9 @@
 //! numbers side by side make deltas tiny and compress well. The blob is the format byte, the
 //! raw length and a zstd frame (or, for a few rows, the format byte and the raw columns).
 
+use super::docs::map_error;
 use crate::model::SampleValues;
+use crate::store::{StoreError, StoreResult};
 use crate::varint;
 use std::cell::RefCell;
 
@@ -67,7 +69,7 @@ pub(super) struct Rows {
 
 #[derive(Debug, thiserror::Error)]
 #[error("damaged sample block: {0}")]
-pub(super) struct Damaged(&'static str);
+struct Damaged(&'static str);
 
 /// Encodes rows already sorted by `ts`.
 pub(super) fn encode(rows: &[RowRef<'_>]) -> std::io::Result<Vec<u8>> {
@@ -104,8 +106,12 @@ pub(super) fn encode(rows: &[RowRef<'_>]) -> std::io::Result<Vec<u8>> {
     Ok(blob)
 }
 
-/// Decodes a block written by [`encode`].
-pub(super) fn decode(blob: &[u8]) -> Result<Rows, Damaged> {
+/// Decodes a block written by [`encode`]; a damaged one is an internal store error.
+pub(super) fn decode(blob: &[u8]) -> StoreResult<Rows> {
+    decode_rows(blob).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+fn decode_rows(blob: &[u8]) -> Result<Rows, Damaged> {
     let (&format, mut rest) = blob.split_first().ok_or(Damaged("empty"))?;
     let decompressed;
     let (mut input, raw_len) = match format {
@@ -118,7 +124,9 @@ pub(super) fn decode(blob: &[u8]) -> Result<Rows, Damaged> {
         _ => return Err(Damaged("unknown format")),
     };
     let count = varint::read_u64(&mut input).ok_or(Damaged("row count"))? as usize;
-    if count > MAX_BLOCK_ROWS.max(raw_len) {
+    // Every row takes at least a byte in each column: a larger count is damage, and must not
+    // size the allocations below.
+    if count > raw_len {
         return Err(Damaged("row count"));
     }
     let mut rows = Rows {
@@ -151,10 +159,9 @@ pub(super) fn decode(blob: &[u8]) -> Result<Rows, Damaged> {
 }
 
 /// Decodes the block in column `index` of a result row.
-pub(super) fn decode_column(row: &rusqlite::Row<'_>, index: usize) -> crate::store::StoreResult<Rows> {
-    let bad = |e: &dyn std::fmt::Display| crate::store::StoreError::Internal(format!("sample block: {e}"));
-    let blob = row.get_ref(index).map_err(|e| bad(&e))?.as_blob().map_err(|e| bad(&e))?;
-    decode(blob).map_err(|e| bad(&e))
+pub(super) fn decode_column(row: &rusqlite::Row<'_>, index: usize) -> StoreResult<Rows> {
+    let blob = row.get_ref(index).map_err(map_error)?.as_blob().map_err(|e| StoreError::Internal(format!("sample block: {e}")))?;
+    decode(blob)
 }
 
 fn take<'a>(input: &mut &'a [u8], len: usize) -> Result<&'a [u8], Damaged> {

@@ -62,7 +62,7 @@ fn flush(tx: &Transaction<'_>, key: BlockKey, group: Vec<OldRow>) -> rusqlite::R
         .iter()
         .map(|row| RowRef { ts: row.ts, received_at: row.received_at, sample_id: row.sample_id.as_deref(), values: row.values.as_bytes() })
         .collect();
-    insert_block(tx, key, &rows).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
+    insert_block(tx, key, &rows)?;
     let mut claim = tx.prepare_cached("INSERT OR IGNORE INTO sample_ids (sensor, sample_id) VALUES (?1, ?2)")?;
     for id in group.iter().filter_map(|row| row.sample_id.as_deref()) {
         claim.execute(params![key.0, id])?;

@@ -13,12 +13,12 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
 /// Block metadata joined with its sensor and recording, and the filters every read shares:
-/// parameters ?1..?5 as bound by [`filter_params`]. A block spans at most one window
-/// ([`BLOCK_WINDOW_NS`]), so a block overlapping [?2, ?3) starts at most a window before ?2 —
-/// the bound that lets the index seek.
+/// parameters ?1..?6 as bound by [`filter_params`]. A block spans at most one window
+/// ([`BLOCK_WINDOW_NS`]), so a block overlapping [?2, ?3) starts at most a window before ?2:
+/// ?6, the bound that lets the index seek.
 const BLOCKS: &str = "sample_blocks b JOIN sensor_keys k ON k.key = b.sensor JOIN recordings r ON r.key = b.recording
     WHERE b.experiment = (SELECT key FROM experiments WHERE id = ?1)
-    AND b.min_ts < ?3 AND b.max_ts >= ?2 AND b.min_ts >= ?2 - 600000000000
+    AND b.min_ts < ?3 AND b.max_ts >= ?2 AND b.min_ts >= ?6
     AND (?4 IS NULL OR k.sensor_type IN (SELECT value FROM json_each(?4)))
     AND (?5 IS NULL OR r.participant_id IN (SELECT value FROM json_each(?5)))";
 
@@ -26,19 +26,19 @@ fn json_list(values: &[String]) -> Option<String> {
     (!values.is_empty()).then(|| serde_json::Value::from(values.to_vec()).to_string())
 }
 
-/// `from` saturates a window above `i64::MIN` so the index bound above cannot overflow.
-fn filter_params(query: &SampleQuery) -> (String, i64, i64, Option<String>, Option<String>) {
+/// Parameters ?1..?6 of [`BLOCKS`].
+type FilterParams = (String, i64, i64, Option<String>, Option<String>, i64);
+
+fn filter_params(query: &SampleQuery) -> FilterParams {
+    let from = query.from_ns.unwrap_or(i64::MIN);
     (
         query.experiment_id.clone(),
-        query.from_ns.unwrap_or(i64::MIN).max(i64::MIN + BLOCK_WINDOW_NS),
+        from,
         query.to_ns.unwrap_or(i64::MAX),
         json_list(&query.sensor_types),
         json_list(&query.participant_ids),
+        from.saturating_sub(BLOCK_WINDOW_NS),
     )
-}
-
-fn damaged(error: blocks::Damaged) -> StoreError {
-    StoreError::Internal(error.to_string())
 }
 
 /// Rows of `block` with `ts` in [from, to), as a range of its indexes (rows are in `ts` order).
@@ -47,15 +47,15 @@ fn rows_in(block: &Rows, from: i64, to: i64) -> std::ops::Range<usize> {
 }
 
 pub(super) fn count(conn: &Connection, query: &SampleQuery) -> StoreResult<u64> {
-    let (experiment, from, to, types, participants) = filter_params(query);
+    let (experiment, from, to, types, participants, seek) = filter_params(query);
     // Blocks wholly inside the range count by their `rows`; only the ones across an edge are read.
     let inside: i64 = conn
         .prepare_cached(&format!("SELECT COALESCE(SUM(b.rows), 0) FROM {BLOCKS} AND b.min_ts >= ?2 AND b.max_ts < ?3"))
-        .and_then(|mut stmt| stmt.query_row(params![experiment, from, to, types, participants], |r| r.get(0)))
+        .and_then(|mut stmt| stmt.query_row(params![experiment, from, to, types, participants, seek], |r| r.get(0)))
         .map_err(map_error)?;
     let mut across =
         conn.prepare_cached(&format!("SELECT b.data FROM {BLOCKS} AND (b.min_ts < ?2 OR b.max_ts >= ?3)")).map_err(map_error)?;
-    let mut rows = across.query(params![experiment, from, to, types, participants]).map_err(map_error)?;
+    let mut rows = across.query(params![experiment, from, to, types, participants, seek]).map_err(map_error)?;
     let mut edges = 0usize;
     while let Some(row) = rows.next().map_err(map_error)? {
         edges += rows_in(&decode_column(row, 0)?, from, to).len();
@@ -118,13 +118,13 @@ pub(super) fn delete(tx: &Transaction<'_>, experiment_id: &str, expected: Option
 /// How many blocks one page read fetches (compressed, so a page stays small).
 const PAGE_BLOCKS: i64 = 64;
 
-/// One page of blocks after the cursor (?6, ?7), at most ?8. (SQLite does not seek an index
-/// with a row value such as `(min_ts, key) > (?, ?)`, so `min_ts >= ?6` is the seek and the
+/// One page of blocks after the cursor (?7, ?8), at most ?9. (SQLite does not seek an index
+/// with a row value such as `(min_ts, key) > (?, ?)`, so `min_ts >= ?7` is the seek and the
 /// key skips the blocks of that same `min_ts` already fetched.)
 fn page_sql() -> String {
     format!(
         "SELECT b.key, b.min_ts, b.data, k.sensor_id, k.sensor_type, r.id, r.participant_id, r.task_id FROM {BLOCKS}
-         AND b.min_ts >= ?6 AND (b.min_ts > ?6 OR b.key > ?7) ORDER BY b.min_ts, b.key LIMIT ?8"
+         AND b.min_ts >= ?7 AND (b.min_ts > ?7 OR b.key > ?8) ORDER BY b.min_ts, b.key LIMIT ?9"
     )
 }
 
@@ -200,11 +200,11 @@ impl BlockMerge {
     }
 
     fn fetch_page(&mut self, conn: &Connection) -> StoreResult<()> {
-        let (experiment, from, to, types, participants) = filter_params(&self.query);
+        let (experiment, from, to, types, participants, seek) = filter_params(&self.query);
         let mut stmt = conn.prepare_cached(&page_sql()).map_err(map_error)?;
         let (after_ts, after_key) = self.after;
         let page = stmt
-            .query_map(params![experiment, from, to, types, participants, after_ts, after_key, PAGE_BLOCKS], |r| {
+            .query_map(params![experiment, from, to, types, participants, seek, after_ts, after_key, PAGE_BLOCKS], |r| {
                 Ok(Fetched {
                     key: r.get(0)?,
                     min_ts: r.get(1)?,
@@ -231,7 +231,7 @@ impl BlockMerge {
 
     fn open_next(&mut self) -> StoreResult<()> {
         let Some(block) = self.fetched.pop_front() else { return Ok(()) };
-        let rows = blocks::decode(&block.data).map_err(damaged)?;
+        let rows = blocks::decode(&block.data)?;
         let (from, to) = (self.query.from_ns.unwrap_or(i64::MIN), self.query.to_ns.unwrap_or(i64::MAX));
         let range = rows_in(&rows, from, to);
         if !range.is_empty() {
