@@ -13,4 +13,4 @@ need influxd influxdb
 cargo build --release -q --bin srs
 start_srs "$SRS_PORT"
 start_influx "$INFLUX_PORT" compact
-python3 scripts/bench/disk.py "http://127.0.0.1:$SRS_PORT" "$WORK/srs/srs.db" "http://127.0.0.1:$INFLUX_PORT" "$WORK/influx/data" "$SAMPLES"
+python3 scripts/bench/disk.py "http://127.0.0.1:$SRS_PORT" "$WORK/srs/srs.db" "http://127.0.0.1:$INFLUX_PORT" "$WORK/influx/data" "$WORK/influx/wal" "$SAMPLES"

@@ -3,10 +3,9 @@
 # realistic samples (several sensor types, participants and days) exported from the SQLite store
 # to Parquet; our Parquet writer alone and pyarrow's write_table on the same rows with the same
 # codec and row-group size; output bytes and the export's peak RSS.
-# SRS_BENCH_SAMPLES changes the size. Needs pyarrow: scripts/test.sh makes .venv with it.
+# SRS_BENCH_SAMPLES changes the size. Needs pyarrow, which it installs into .venv if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv && .venv/bin/pip install -q --disable-pip-version-check -r scripts/requirements-test.txt
-fi
+source scripts/lib/setup.sh
+ensure_venv
 cargo bench -p srs-exporter --bench export

@@ -46,15 +46,11 @@ ONE_REPLICA_PID=$!
 for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$one_port/api/v1/openapi.json" && break; sleep 0.1; done
 curl -sf -o /dev/null "http://127.0.0.1:$one_port/api/v1/openapi.json" || die "the one-replica Traefik does not route"
 
-# k6 NAME URL: the scenario's summary as JSON in $SRS_DEV_DIR/NAME.json (thresholds may fail).
-k6_run() {
-    k6 run -q --no-color --summary-trend-stats=med,p\(99\) --summary-export="$SRS_DEV_DIR/$1.json" \
-        -e SRS_URL="$2" -e SRS_VUS="$K6_VUS" -e SRS_DURATION="$K6_DURATION" tests/load/srs-scenario.js >/dev/null 2>&1 || true
-}
+source scripts/lib/k6.sh
 say "k6 lab scenario through the gateway ($K6_VUS users, $K6_DURATION)"
-k6_run gateway "$SRS_GATEWAY_URL"
+k6_summary "$SRS_DEV_DIR/gateway.json" "$SRS_GATEWAY_URL" "$K6_VUS" "$K6_DURATION"
 say "k6 lab scenario directly against one ingest replica"
-k6_run direct "$SRS_INGEST_1_URL"
+k6_summary "$SRS_DEV_DIR/direct.json" "$SRS_INGEST_1_URL" "$K6_VUS" "$K6_DURATION"
 
 # wrk NAME URL [SAMPLES]: SAMPLES (1) per request; prints requests/s (warns about non-2xx answers).
 wrk_run() {

@@ -10,7 +10,7 @@
 #   5. the k6 lab scenario (tests/load/srs-scenario.js, 50 users) against SRS and, as the
 #      latency floor of this machine and k6, against the bare endpoint: p50 and p99.
 # BENCH_SECS sets each wrk run's length (default 15), BENCH_CONNECTIONS the connections (64),
-# K6_DURATION the k6 runs' (default 30s). k6 comes from .venv (scripts/test.sh makes it).
+# K6_DURATION the k6 runs' (default 30s). k6 comes from .venv (made here if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -22,15 +22,10 @@ source scripts/lib/bench.sh
 need wrk wrk
 need influxd influxdb
 
+ensure_venv
+export PATH="$PWD/$VENV/bin:$PATH"
+source scripts/lib/k6.sh
 cargo build --release -q --bin srs --example bare_endpoint
-export PATH="$PWD/.venv/bin:$PATH"
-command -v k6 >/dev/null || { echo "k6 is missing: run scripts/test.sh once (it installs k6 into .venv)" >&2; exit 1; }
-
-# k6_run NAME URL: the lab scenario's summary as JSON in $WORK/NAME.json (thresholds may fail).
-k6_run() {
-    k6 run -q --no-color --summary-trend-stats=med,p\(99\) --summary-export="$WORK/$1.json" \
-        -e SRS_URL="$2" -e SRS_VUS=50 -e SRS_DURATION="${K6_DURATION:-30s}" tests/load/srs-scenario.js >/dev/null 2>&1 || true
-}
 
 # run NAME URL SCRIPT [ENV=VALUE...]: prints requests/s (and warns about non-2xx answers).
 run() {
@@ -47,12 +42,12 @@ run() {
 "$ROOT/target/release/examples/bare_endpoint" "127.0.0.1:$BARE_PORT" >/dev/null & PIDS+=($!)
 wait_for "http://127.0.0.1:$BARE_PORT/"
 bare=$(run bare "http://127.0.0.1:$BARE_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1)
-k6_run k6-bare "http://127.0.0.1:$BARE_PORT"
+k6_summary "$WORK/k6-bare.json" "http://127.0.0.1:$BARE_PORT" 50 "${K6_DURATION:-30s}"
 
 # 2-3. SRS during a recording.
 start_srs "$SRS_PORT"
 sleep 1
-k6_run k6-srs "http://127.0.0.1:$SRS_PORT"
+k6_summary "$WORK/k6-srs.json" "http://127.0.0.1:$SRS_PORT" 50 "${K6_DURATION:-30s}"
 srs_one=$(run srs-1 "http://127.0.0.1:$SRS_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1)
 srs_batch=$(run srs-1000 "http://127.0.0.1:$SRS_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1000)
 srs_one_ids=$(run srs-1-ids "http://127.0.0.1:$SRS_PORT/api/v1/samples" scripts/bench/srs-samples.lua SAMPLES=1 IDS=1)

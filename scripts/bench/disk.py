@@ -2,7 +2,7 @@
 """Disk benchmark (scripts/bench-disk.sh): the same ECG and IMU points stored by SRS (over HTTP,
 during a recording) and by InfluxDB 1.x (line protocol), then bytes on disk per sample of each.
 
-    disk.py SRS_URL SRS_DB_FILE INFLUX_URL INFLUX_DATA_DIR SAMPLES
+    disk.py SRS_URL SRS_DB_FILE INFLUX_URL INFLUX_DATA_DIR INFLUX_WAL_DIR SAMPLES
 
 SRS's figure is the growth of its database file (after a WAL checkpoint) while one example was
 posted; InfluxDB's the size of that example's database (its TSM files) once its shards were
@@ -51,10 +51,16 @@ def post(url, body, content_type):
 
 
 def sqlite_size(path):
-    # A second connection may checkpoint the WAL into the main file while SRS runs.
-    with sqlite3.connect(path) as conn:
-        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
-    return os.path.getsize(path)
+    """The database file's size once every WAL frame is in it. A second connection may
+    checkpoint while SRS runs, but a checkpoint that a reader held back would leave pages in the
+    WAL and make the figure too small: retry until SQLite reports it complete."""
+    for _ in range(100):
+        with sqlite3.connect(path) as conn:
+            busy, frames, done = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+        if busy == 0 and frames == done:
+            return os.path.getsize(path)
+        time.sleep(0.1)
+    raise SystemExit(f"the WAL of {path} could not be checkpointed: no figure")
 
 
 def tsm_bytes(directory):
@@ -64,20 +70,22 @@ def tsm_bytes(directory):
     return total
 
 
-def wait_for_full_compaction(directory):
-    """Until the WAL is empty and the TSM files stop changing for 10 s (at most 5 minutes)."""
+def wait_for_full_compaction(directory, wal_directory):
+    """Until the WAL is empty and the TSM files stop changing for 10 s; fails after 5 minutes
+    rather than print the size of a shard that is not compacted yet."""
     deadline, last, stable_since = time.time() + 300, None, time.time()
     while time.time() < deadline:
-        wal = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(directory.replace("/data", "/wal")) for f in fs)
+        wal = sum(os.path.getsize(os.path.join(r, f)) for r, _, fs in os.walk(wal_directory) for f in fs)
         state = sorted((f, os.path.getsize(os.path.join(r, f))) for r, _, fs in os.walk(directory) for f in fs if f.endswith(".tsm"))
         if state != last or wal > 0:
             last, stable_since = state, time.time()
         elif time.time() - stable_since > 10:
             return
         time.sleep(1)
+    raise SystemExit(f"InfluxDB did not finish compacting {directory} within 5 minutes: no figure")
 
 
-def main(srs, srs_db, influx, influx_data, samples):
+def main(srs, srs_db, influx, influx_data, influx_wal, samples):
     samples = int(samples)
     print(f"disk benchmark: {samples:,} samples per example, SRS over HTTP (1,000 per request), InfluxDB 1.x line protocol (5,000 per request)")
     for kind, sensor, hz, values in EXAMPLES:
@@ -98,7 +106,7 @@ def main(srs, srs_db, influx, influx_data, samples):
                 fields = ",".join(f"{k}={v}" for k, v in values(n).items())
                 lines.append(f"{kind},sensor_id={sensor} {fields} {START_NS + n * step}")
             post(f"{influx}/write?db={kind}&precision=ns", "\n".join(lines), "text/plain")
-        wait_for_full_compaction(os.path.join(influx_data, kind))
+        wait_for_full_compaction(os.path.join(influx_data, kind), os.path.join(influx_wal, kind))
         influx_bytes = tsm_bytes(os.path.join(influx_data, kind))
 
         ratio = srs_bytes / influx_bytes if influx_bytes else float("nan")
@@ -109,4 +117,4 @@ def main(srs, srs_db, influx, influx_data, samples):
 
 
 if __name__ == "__main__":
-    main(*sys.argv[1:6])
+    main(*sys.argv[1:7])

@@ -1,7 +1,8 @@
 # Shared by the benchmarks that run SRS beside InfluxDB (bench-ingest.sh, bench-disk.sh):
 # installs what they need, starts processes in a temporary directory and stops them on exit.
-# Source it from the repository root; it sets WORK and PIDS.
+# Source it from the repository root; it sets WORK and PIDS (and what scripts/lib/setup.sh sets).
 
+source scripts/lib/setup.sh
 WORK=$(mktemp -d)
 PIDS=()
 cleanup() { for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
@@ -10,8 +11,8 @@ trap cleanup EXIT
 # need COMMAND PACKAGE: installs the OS package when the command is missing.
 need() {
     command -v "$1" >/dev/null 2>&1 && return
-    echo "installing $2 from the OS packages"
-    if [ "$(id -u)" -eq 0 ]; then apt-get install -y -q "$2" >/dev/null; else sudo apt-get install -y -q "$2" >/dev/null; fi
+    say "installing $2 from the OS packages"
+    $SUDO apt-get install -y -q "$2" >/dev/null
 }
 
 wait_for() { for _ in $(seq 100); do curl -s -o /dev/null "$1" && return; sleep 0.1; done; echo "$1 did not come up" >&2; exit 1; }

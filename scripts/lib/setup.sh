@@ -1,5 +1,5 @@
-# Sourced by the scripts that need the machine set up (test.sh, dev-up.sh, gateway-e2e.sh,
-# bench-gateway.sh): what a fresh machine needs installed and running. AMQP_URL (the broker)
+# Sourced by the scripts that need the machine set up (test.sh, dev-up.sh, gateway-e2e.sh, the
+# benchmarks): what a fresh machine needs installed and running. AMQP_URL (the broker)
 # may be set before; VENV (the Python tools' virtualenv) and SUDO are set here.
 
 AMQP_URL=${AMQP_URL:-amqp://guest:guest@127.0.0.1:5672/%2f}

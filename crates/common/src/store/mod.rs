@@ -1,6 +1,7 @@
-//! The `Store`: every piece of state SRS keeps, behind one trait with two real backends —
-//! SQLite (embedded default) and MongoDB (production). One contract test suite
-//! (`tests/store_contract.rs`) runs against both, so services never depend on the backend.
+//! The `Store`: every piece of state SRS keeps, behind one trait per aggregate (their sum is
+//! `Store`) with two real backends — SQLite (embedded default) and MongoDB (production). One
+//! contract test suite (`tests/store_contract.rs`) runs against both, so services never depend
+//! on the backend.
 
 pub mod backup;
 mod error;

@@ -1,5 +1,5 @@
-//! Keyset-paginated streaming shared by the backends: fetch a chunk after a cursor, yield it,
-//! continue from its last row. Only one chunk is in memory at a time.
+//! Keyset-paginated streaming (the MongoDB store's sample reads): fetch a chunk after a cursor,
+//! yield it, continue from its last row. Only one chunk is in memory at a time.
 
 use super::{StoreResult, SAMPLE_CHUNK};
 use crate::model::StoredSample;

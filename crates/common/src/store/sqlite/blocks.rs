@@ -23,7 +23,7 @@ const LEVEL: i32 = 1;
 
 thread_local! {
     // A zstd context costs more to set up than a small block costs to compress: keep one per
-    // thread (the writer is one thread at a time; readers run on the blocking pool).
+    // thread (writes and reads both run on tokio's blocking pool).
     static COMPRESSOR: RefCell<Option<zstd::bulk::Compressor<'static>>> = const { RefCell::new(None) };
     static DECOMPRESSOR: RefCell<Option<zstd::bulk::Decompressor<'static>>> = const { RefCell::new(None) };
 }

@@ -29,7 +29,8 @@ use std::sync::{Arc, Mutex};
 
 /// How many idle reader connections are kept open.
 const MAX_IDLE_READERS: usize = 8;
-/// Page cache of the writer, KiB: its inserts walk the dedup and time index B-trees.
+/// Page cache of the writer, KiB: its inserts walk the `sample_ids` B-tree (one entry per
+/// sample sent with an id) and the block indexes.
 const WRITER_CACHE_KIB: i64 = 65_536;
 /// Page cache of a pooled reader, KiB. Readers look up metadata and now and then scan an
 /// experiment's samples (an export, sample stats): a scan gains little from a big cache but
