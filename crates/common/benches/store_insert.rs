@@ -3,10 +3,14 @@
 //! plain rusqlite prepared-statement loops with the same pragmas: into one row per sample with
 //! the dedup and time indexes SRS used before blocks (the layout the store had), and into a bare
 //! table without any index (the ceiling of a row loop). Prints rows/s, ratios and bytes on disk
-//! per sample.
+//! per sample. With SRS_BENCH_MONGODB_URI (a replica set; the GitLab bench-mongodb job), also
+//! MongoStore's buckets against the one document per sample it stored before them.
 //!
 //! SRS_BENCH_SAMPLES sets the number of samples (default 5,000,000).
 
+use mongodb::bson::{doc, Bson, Document};
+use mongodb::options::{Acknowledgment, DatabaseOptions, IndexOptions, ReadConcern, WriteConcern};
+use mongodb::IndexModel;
 use srs_common::model::{new_id, Experiment, NewSample, Participant, Recording, RecordingStamp};
 use srs_common::store::mongo::MongoStore;
 use srs_common::store::sqlite::SqliteStore;
@@ -168,23 +172,94 @@ async fn our_store(store: &dyn Store, samples: Vec<NewSample>) -> f64 {
     rate
 }
 
-/// The same samples through the MongoDB store (SRS_BENCH_MONGODB_URI, a replica set), in a
-/// database of their own that is dropped afterwards; prints rows/s and bytes per sample (data
-/// and indexes as MongoDB stores them, compressed).
-async fn mongodb(uri: &str, count: usize) {
-    let database = format!("srs_bench_{}", new_id().replace('-', ""));
-    let store = MongoStore::connect(uri, &database).await.expect("connect to SRS_BENCH_MONGODB_URI");
-    let stamp = prepare(&store).await;
-    let rate = our_store(&store, realistic_samples(count, &stamp)).await;
-    let stats = store.database().run_command(mongodb::bson::doc! {"collStats": "samples"}).await.expect("collStats");
-    let size = |key: &str| {
-        stats.get(key).and_then(|v| v.as_i64().or_else(|| v.as_i32().map(i64::from)).or_else(|| v.as_f64().map(|f| f as i64))).unwrap_or(0)
-    };
-    let bytes = (size("storageSize") + size("totalIndexSize")) as f64 / count as f64;
-    println!(
-        "  SRS MongoStore::insert_samples:                                             {rate:>10.0} rows/s  {bytes:>6.1} bytes/sample"
+/// Storage bytes (data and indexes as MongoDB stores them, compressed) of `collections`.
+async fn mongodb_bytes(db: &mongodb::Database, collections: &[&str]) -> i64 {
+    let mut total = 0;
+    for collection in collections {
+        let stats = db.run_command(doc! {"collStats": *collection}).await.expect("collStats");
+        let size = |key: &str| {
+            stats
+                .get(key)
+                .and_then(|v| v.as_i64().or_else(|| v.as_i32().map(i64::from)).or_else(|| v.as_f64().map(|f| f as i64)))
+                .unwrap_or(0)
+        };
+        total += size("storageSize") + size("totalIndexSize");
+    }
+    total
+}
+
+/// The baseline for MongoDB: the layout MongoStore had before buckets — one document per
+/// sample, a unique (sensor, dk) index, the time and recording indexes — written as it was, one
+/// transaction per batch that reads the batch's existing keys and inserts the new documents.
+async fn mongodb_per_sample_documents(client: &mongodb::Client, db: &mongodb::Database, samples: &[NewSample]) -> f64 {
+    let rows = db.collection::<Document>("rows");
+    let unique = IndexOptions::builder().unique(true).build();
+    rows.create_index(IndexModel::builder().keys(doc! {"sensor": 1, "dk": 1}).options(unique).build()).await.expect("index");
+    rows.create_index(IndexModel::builder().keys(doc! {"exp": 1, "ts": 1, "_id": 1}).build()).await.expect("index");
+    rows.create_index(IndexModel::builder().keys(doc! {"rec": 1}).build()).await.expect("index");
+    let mut session = client.start_session().await.expect("session");
+    let started = Instant::now();
+    for batch in samples.chunks(BATCH) {
+        session.start_transaction().read_concern(ReadConcern::snapshot()).await.expect("begin");
+        let keys: Vec<(String, String)> = batch
+            .iter()
+            .map(|s| (s.sensor_id.to_string(), s.sample_id.as_ref().map_or_else(|| format!("t:{}", s.ts), |id| format!("i:{id}"))))
+            .collect();
+        let any_of: Vec<Document> = keys.iter().map(|(sensor, key)| doc! {"sensor": sensor, "dk": key}).collect();
+        let mut existing = rows.find(doc! {"$or": any_of}).projection(doc! {"dk": 1}).session(&mut session).await.expect("find");
+        while let Some(found) = existing.next(&mut session).await {
+            found.expect("existing key");
+        }
+        drop(existing);
+        let documents: Vec<Document> = batch
+            .iter()
+            .zip(keys)
+            .map(|(sample, (_, key))| {
+                let values: serde_json::Value = serde_json::from_str(&sample.values).expect("values");
+                let stamp = sample.stamp.as_deref().expect("stamp");
+                doc! {
+                    "exp": &stamp.experiment_id, "rec": &stamp.recording_id, "part": &stamp.participant_id, "task": stamp.task_id.as_deref(),
+                    "sensor": &*sample.sensor_id, "type": &*sample.sensor_type, "ts": sample.ts, "recv": sample.received_at,
+                    "dk": key, "sid": sample.sample_id.as_deref(), "v": Bson::try_from(values).expect("bson"),
+                }
+            })
+            .collect();
+        rows.insert_many(documents).session(&mut session).await.expect("insert");
+        session.commit_transaction().await.expect("commit");
+    }
+    samples.len() as f64 / started.elapsed().as_secs_f64()
+}
+
+/// The same samples through the MongoDB store (SRS_BENCH_MONGODB_URI, a replica set) and, as
+/// its baseline in the same run, the per-sample documents it stored before buckets, each in a
+/// database of its own that is dropped afterwards; prints rows/s and bytes per sample.
+async fn mongodb(uri: &str, mut samples: Vec<NewSample>) {
+    let count = samples.len();
+    let client = mongodb::Client::with_uri_str(uri).await.expect("connect to SRS_BENCH_MONGODB_URI");
+    let majority = WriteConcern::builder().w(Acknowledgment::Majority).journal(true).build();
+    let baseline_db = client.database_with_options(
+        &format!("srs_bench_{}", new_id().replace('-', "")),
+        DatabaseOptions::builder().write_concern(majority).build(),
     );
+    let baseline = mongodb_per_sample_documents(&client, &baseline_db, &samples).await;
+    let baseline_bytes = mongodb_bytes(&baseline_db, &["rows"]).await as f64 / count as f64;
+    let _ = baseline_db.drop().await;
+
+    let store = MongoStore::connect(uri, &format!("srs_bench_{}", new_id().replace('-', ""))).await.expect("connect");
+    let stamp = prepare(&store).await;
+    for sample in &mut samples {
+        sample.stamp = Some(stamp.clone());
+    }
+    let rate = our_store(&store, samples).await;
+    let bytes = mongodb_bytes(store.database(), &["sample_buckets", "sample_ids", "sample_sensors"]).await as f64 / count as f64;
     let _ = store.database().drop().await;
+    println!(
+        "  MongoDB, one document per sample, read keys + insert_many (before buckets): {baseline:>10.0} rows/s  {baseline_bytes:>6.1} bytes/sample"
+    );
+    println!(
+        "  SRS MongoStore::insert_samples (buckets, deduplicated):                     {rate:>10.0} rows/s  {bytes:>6.1} bytes/sample"
+    );
+    println!("  ratio MongoStore / per-sample documents: {:.2}x   disk: {:.2}x", rate / baseline, bytes / baseline_bytes);
 }
 
 #[tokio::main]
@@ -221,7 +296,7 @@ async fn main() {
         our_bytes / row_bytes
     );
     match std::env::var("SRS_BENCH_MONGODB_URI") {
-        Ok(uri) if !uri.is_empty() => mongodb(&uri, count).await,
+        Ok(uri) if !uri.is_empty() => mongodb(&uri, realistic_samples(count, &stamp)).await,
         _ => println!("  MongoStore: not measured (set SRS_BENCH_MONGODB_URI to a replica set; the GitLab bench-mongodb job does)"),
     }
 }

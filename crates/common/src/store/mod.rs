@@ -4,9 +4,10 @@
 //! on the backend.
 
 pub mod backup;
+mod block_merge;
+mod blocks;
 mod error;
 pub mod mongo;
-mod paging;
 pub mod sqlite;
 
 pub use error::StoreError;

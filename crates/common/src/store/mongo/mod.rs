@@ -7,6 +7,8 @@
 mod transaction;
 mod aggregates;
 mod alerts;
+mod sample_migration;
+mod sample_reads;
 mod samples;
 
 use self::transaction::Attempt;
@@ -41,14 +43,28 @@ pub struct MongoStore {
 }
 
 impl MongoStore {
-    /// Connects and creates the indexes (idempotent). Transactions need a replica set (a
-    /// single-node one will do).
+    /// Connects, creates the collections and indexes (idempotent) and converts samples stored
+    /// before buckets, if any. Transactions need a replica set (a single-node one will do).
     pub async fn connect(uri: &str, database: &str) -> StoreResult<Self> {
         let client = mongodb::Client::with_uri_str(uri).await.map_err(map_error)?;
         let db = client.database_with_options(database, DatabaseOptions::builder().write_concern(write_concern()).build());
         let store = Self { client, db };
         store.create_indexes().await?;
+        // Written inside transactions, which must not race to create it.
+        store.ensure_collection(samples::SENSORS).await?;
+        let converted = sample_migration::convert_legacy_samples(&store).await?;
+        if converted > 0 {
+            tracing::info!(converted, "samples converted to buckets");
+        }
         Ok(store)
+    }
+
+    async fn ensure_collection(&self, name: &str) -> StoreResult<()> {
+        const NAMESPACE_EXISTS: i32 = 48;
+        match self.db.create_collection(name).await {
+            Err(error) if matches!(&*error.kind, ErrorKind::Command(e) if e.code == NAMESPACE_EXISTS) => Ok(()),
+            other => other.map_err(map_error),
+        }
     }
 
     /// The database, for tests that need to drop it.
@@ -83,9 +99,12 @@ impl MongoStore {
                     )
                     .build(),
             ),
-            ("samples", unique(doc! {"sensor": 1, "dk": 1})),
-            ("samples", plain(doc! {"exp": 1, "ts": 1, "_id": 1})),
-            ("samples", plain(doc! {"rec": 1})),
+            // The duplicate check seeks a sensor's buckets by end time; the export pages through
+            // an experiment's in (min_ts, _id) order; counts per recording sum one's buckets.
+            (samples::BUCKETS, plain(doc! {"sensor": 1, "max_ts": 1})),
+            (samples::BUCKETS, plain(doc! {"exp": 1, "min_ts": 1, "_id": 1})),
+            (samples::BUCKETS, plain(doc! {"rec": 1})),
+            (samples::IDS, plain(doc! {"exp": 1})),
             ("exports", plain(doc! {"status": 1})),
             (
                 alerts::ALERTS,

@@ -5,6 +5,12 @@ use rusqlite::{Connection, OptionalExtension, Params};
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
+/// Decodes the sample block in column `index` of a result row.
+pub(super) fn decode_block_column(row: &rusqlite::Row<'_>, index: usize) -> StoreResult<crate::store::blocks::Rows> {
+    let blob = row.get_ref(index).map_err(map_error)?.as_blob().map_err(|e| StoreError::Internal(format!("sample block: {e}")))?;
+    crate::store::blocks::decode(blob)
+}
+
 pub(super) fn to_doc<T: Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| StoreError::Internal(format!("encode document: {e}")))
 }

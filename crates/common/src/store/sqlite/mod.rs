@@ -5,7 +5,6 @@
 
 mod aggregates;
 mod alerts;
-mod blocks;
 mod docs;
 mod sample_migration;
 mod sample_reads;

@@ -2,9 +2,9 @@
 //! become blocks, in the transaction that creates the block tables, and the old table goes.
 //! A database written before blocks existed opens once slowly and is converted for good.
 
-use super::blocks::{RowRef, MAX_BLOCK_ROWS};
-use super::samples::{insert_block, BlockKey, BLOCK_WINDOW_NS};
+use super::samples::{insert_block, BlockKey};
 use crate::model::SampleValues;
+use crate::store::blocks::{window_of, RowRef, MAX_BLOCK_ROWS};
 use rusqlite::types::Type;
 use rusqlite::{params, Transaction};
 use std::collections::HashMap;
@@ -32,7 +32,7 @@ pub(super) fn rows_to_blocks(tx: &Transaction<'_>) -> rusqlite::Result<()> {
     let mut position: Option<(i64, i64)> = None;
     while let Some(row) = rows.next()? {
         let (experiment, recording, sensor, ts): (i64, i64, i64, i64) = (row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?);
-        let window = ts.div_euclid(BLOCK_WINDOW_NS);
+        let window = window_of(ts);
         if position.is_some_and(|(e, w)| (e, w) != (experiment, window)) {
             for (key, group) in open.drain() {
                 flush(tx, key, group)?;

@@ -1,15 +1,13 @@
 //! Samples in SQLite, read: counts and statistics from the blocks' own columns, the
 //! time-ordered stream that export reads (a merge of the experiment's blocks), and deletion.
 
-use super::blocks::{self, decode_column, Rows};
-use super::docs::map_error;
-use super::samples::BLOCK_WINDOW_NS;
+use super::docs::{decode_block_column, map_error};
 use crate::model::{SampleQuery, SampleStat, StoredSample};
+use crate::store::block_merge::{rows_in, BlockMerge, BlockMeta, Fetched};
+use crate::store::blocks::BLOCK_WINDOW_NS;
 use crate::store::{StoreError, StoreResult, SAMPLE_CHUNK};
 use crate::time::day_to_date;
 use rusqlite::{params, Connection, OptionalExtension, Transaction};
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 
 /// Block metadata joined with its sensor and recording, and the filters every read shares:
@@ -41,11 +39,6 @@ fn filter_params(query: &SampleQuery) -> FilterParams {
     )
 }
 
-/// Rows of `block` with `ts` in [from, to), as a range of its indexes (rows are in `ts` order).
-fn rows_in(block: &Rows, from: i64, to: i64) -> std::ops::Range<usize> {
-    block.ts.partition_point(|ts| *ts < from)..block.ts.partition_point(|ts| *ts < to)
-}
-
 pub(super) fn count(conn: &Connection, query: &SampleQuery) -> StoreResult<u64> {
     let (experiment, from, to, types, participants, seek) = filter_params(query);
     // Blocks wholly inside the range count by their `rows`; only the ones across an edge are read.
@@ -58,7 +51,7 @@ pub(super) fn count(conn: &Connection, query: &SampleQuery) -> StoreResult<u64> 
     let mut rows = across.query(params![experiment, from, to, types, participants, seek]).map_err(map_error)?;
     let mut edges = 0usize;
     while let Some(row) = rows.next().map_err(map_error)? {
-        edges += rows_in(&decode_column(row, 0)?, from, to).len();
+        edges += rows_in(&decode_block_column(row, 0)?, from, to).len();
     }
     Ok(inside as u64 + edges as u64)
 }
@@ -105,7 +98,7 @@ pub(super) fn delete(tx: &Transaction<'_>, experiment_id: &str, expected: Option
         let mut rows = with_ids.query([key]).map_err(map_error)?;
         while let Some(row) = rows.next().map_err(map_error)? {
             let sensor: i64 = row.get(0).map_err(map_error)?;
-            for id in decode_column(row, 1)?.sample_ids.iter().flatten() {
+            for id in decode_block_column(row, 1)?.sample_ids.iter().flatten() {
                 forget.execute(params![sensor, id]).map_err(map_error)?;
             }
         }
@@ -128,144 +121,52 @@ fn page_sql() -> String {
     )
 }
 
-/// What every row of a block shares.
-struct BlockMeta {
-    sensor_id: Arc<str>,
-    sensor_type: Arc<str>,
-    recording_id: Arc<str>,
-    participant_id: Arc<str>,
-    task_id: Option<Arc<str>>,
-}
-
-/// A block fetched but not decoded yet.
-struct Fetched {
-    key: i64,
-    min_ts: i64,
-    meta: Arc<BlockMeta>,
-    data: Vec<u8>,
-}
-
-/// A decoded block being merged: its rows from `next` up to `end`.
-struct Open {
-    meta: Arc<BlockMeta>,
-    rows: Rows,
-    next: usize,
-    end: usize,
-}
-
-/// The time-ordered read of one query: the experiment's blocks, fetched in `min_ts` order a
-/// page at a time, merged by `ts` (ties by block, then row). A block is decoded only once the
-/// merge reaches its first `ts`, so memory holds the blocks that overlap in time — about one per
-/// sensor — plus a page of compressed ones, whatever the experiment's size. The state lives
+/// A query's merge of blocks ([`BlockMerge`]) with the query it pages through. The state lives
 /// between chunks; each chunk borrows a reader connection of its own.
-pub(super) struct BlockMerge {
+pub(super) struct SampleRead {
     query: SampleQuery,
-    /// The (min_ts, key) of the last block fetched: the next page starts after it.
-    after: (i64, i64),
-    fetched_all: bool,
-    fetched: VecDeque<Fetched>,
-    open: HashMap<i64, Open>,
-    /// (next row's ts, block key) of every open block.
-    heads: BinaryHeap<Reverse<(i64, i64)>>,
+    merge: BlockMerge<i64>,
 }
 
-impl BlockMerge {
+impl SampleRead {
     pub(super) fn new(query: SampleQuery) -> Self {
-        Self {
-            query,
-            after: (i64::MIN, i64::MIN),
-            fetched_all: false,
-            fetched: VecDeque::new(),
-            open: HashMap::new(),
-            heads: BinaryHeap::new(),
-        }
+        let merge = BlockMerge::new(query.from_ns.unwrap_or(i64::MIN), query.to_ns.unwrap_or(i64::MAX));
+        Self { query, merge }
     }
 
     /// The next rows in time order, at most [`SAMPLE_CHUNK`]; empty once all were read.
     pub(super) fn next_chunk(&mut self, conn: &Connection) -> StoreResult<Vec<StoredSample>> {
         let mut chunk = Vec::with_capacity(SAMPLE_CHUNK);
-        while chunk.len() < SAMPLE_CHUNK {
-            if self.fetched.is_empty() && !self.fetched_all {
-                self.fetch_page(conn)?;
-            }
-            let next_block = self.fetched.front().map(|block| block.min_ts);
-            match (self.heads.peek(), next_block) {
-                (None, None) => break,
-                (Some(Reverse((ts, _))), Some(min_ts)) if *ts < min_ts => chunk.extend(self.take_head()),
-                (Some(_), None) => chunk.extend(self.take_head()),
-                (_, Some(_)) => self.open_next()?,
-            }
+        while let Some(after) = self.merge.fill(&mut chunk, SAMPLE_CHUNK)? {
+            let page = fetch_page(conn, &self.query, after.unwrap_or((i64::MIN, i64::MIN)))?;
+            self.merge.add_page(page, PAGE_BLOCKS as usize);
         }
         Ok(chunk)
     }
+}
 
-    fn fetch_page(&mut self, conn: &Connection) -> StoreResult<()> {
-        let (experiment, from, to, types, participants, seek) = filter_params(&self.query);
-        let mut stmt = conn.prepare_cached(&page_sql()).map_err(map_error)?;
-        let (after_ts, after_key) = self.after;
-        let page = stmt
-            .query_map(params![experiment, from, to, types, participants, seek, after_ts, after_key, PAGE_BLOCKS], |r| {
-                Ok(Fetched {
-                    key: r.get(0)?,
-                    min_ts: r.get(1)?,
-                    data: r.get(2)?,
-                    meta: Arc::new(BlockMeta {
-                        sensor_id: r.get::<_, String>(3)?.into(),
-                        sensor_type: r.get::<_, String>(4)?.into(),
-                        recording_id: r.get::<_, String>(5)?.into(),
-                        participant_id: r.get::<_, String>(6)?.into(),
-                        task_id: r.get::<_, Option<String>>(7)?.map(Into::into),
-                    }),
-                })
+fn fetch_page(conn: &Connection, query: &SampleQuery, (after_ts, after_key): (i64, i64)) -> StoreResult<Vec<Fetched<i64>>> {
+    let (experiment, from, to, types, participants, seek) = filter_params(query);
+    let mut stmt = conn.prepare_cached(&page_sql()).map_err(map_error)?;
+    let page = stmt
+        .query_map(params![experiment, from, to, types, participants, seek, after_ts, after_key, PAGE_BLOCKS], |r| {
+            Ok(Fetched {
+                key: r.get(0)?,
+                min_ts: r.get(1)?,
+                data: r.get(2)?,
+                meta: Arc::new(BlockMeta {
+                    sensor_id: r.get::<_, String>(3)?.into(),
+                    sensor_type: r.get::<_, String>(4)?.into(),
+                    recording_id: r.get::<_, String>(5)?.into(),
+                    participant_id: r.get::<_, String>(6)?.into(),
+                    task_id: r.get::<_, Option<String>>(7)?.map(Into::into),
+                }),
             })
-            .map_err(map_error)?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(map_error)?;
-        self.fetched_all = (page.len() as i64) < PAGE_BLOCKS;
-        if let Some(last) = page.last() {
-            self.after = (last.min_ts, last.key);
-        }
-        self.fetched.extend(page);
-        Ok(())
-    }
-
-    fn open_next(&mut self) -> StoreResult<()> {
-        let Some(block) = self.fetched.pop_front() else { return Ok(()) };
-        let rows = blocks::decode(&block.data)?;
-        let (from, to) = (self.query.from_ns.unwrap_or(i64::MIN), self.query.to_ns.unwrap_or(i64::MAX));
-        let range = rows_in(&rows, from, to);
-        if !range.is_empty() {
-            self.heads.push(Reverse((rows.ts[range.start], block.key)));
-            self.open.insert(block.key, Open { meta: block.meta, rows, next: range.start, end: range.end });
-        }
-        Ok(())
-    }
-
-    /// Takes the earliest row of the open blocks.
-    fn take_head(&mut self) -> Option<StoredSample> {
-        let Reverse((_, key)) = self.heads.pop()?;
-        let block = self.open.get_mut(&key)?;
-        let index = block.next;
-        block.next += 1;
-        let meta = &block.meta;
-        let sample = StoredSample {
-            sensor_id: meta.sensor_id.clone(),
-            sensor_type: meta.sensor_type.clone(),
-            ts: block.rows.ts[index],
-            received_at: block.rows.received_at[index],
-            sample_id: block.rows.sample_ids[index].take(),
-            values: std::mem::take(&mut block.rows.values[index]),
-            recording_id: meta.recording_id.clone(),
-            participant_id: meta.participant_id.clone(),
-            task_id: meta.task_id.clone(),
-        };
-        if block.next < block.end {
-            self.heads.push(Reverse((block.rows.ts[block.next], key)));
-        } else {
-            self.open.remove(&key);
-        }
-        Some(sample)
-    }
+        })
+        .map_err(map_error)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(map_error)?;
+    Ok(page)
 }
 
 #[cfg(test)]
@@ -298,15 +199,16 @@ mod tests {
         let path = dir.path().join("srs.db");
         let _store = store_with_many_blocks(&path).await;
         let conn = Connection::open(&path).expect("open");
-        let mut merge = BlockMerge::new(SampleQuery { experiment_id: "e".into(), ..Default::default() });
+        let mut read = SampleRead::new(SampleQuery { experiment_id: "e".into(), ..Default::default() });
         let (mut rows, mut last_ts) = (0, i64::MIN);
         loop {
-            let chunk = merge.next_chunk(&conn).expect("chunk");
+            let chunk = read.next_chunk(&conn).expect("chunk");
             if chunk.is_empty() {
                 break;
             }
-            assert!(merge.open.len() <= 3, "{} blocks open", merge.open.len());
-            assert!(merge.fetched.len() <= PAGE_BLOCKS as usize);
+            let (open, fetched) = read.merge.held();
+            assert!(open <= 3, "{open} blocks open");
+            assert!(fetched <= PAGE_BLOCKS as usize);
             assert!(chunk.iter().all(|s| s.ts > last_ts), "strictly later times");
             last_ts = chunk.last().map_or(last_ts, |s| s.ts);
             rows += chunk.len();
@@ -324,12 +226,11 @@ mod tests {
         let conn = Connection::open(&path).expect("open");
         let vm_steps = || conn.prepare_cached(&page_sql()).expect("prepare").get_status(StatementStatus::VmStep);
         // Fetches the page after `after`: (blocks fetched, first min_ts, VM steps it took).
+        let query = SampleQuery { experiment_id: "e".into(), ..Default::default() };
         let page = |after: (i64, i64)| {
-            let mut merge = BlockMerge::new(SampleQuery { experiment_id: "e".into(), ..Default::default() });
-            merge.after = after;
             let before = vm_steps();
-            merge.fetch_page(&conn).expect("page");
-            (merge.fetched.len(), merge.fetched.front().map(|b| b.min_ts), vm_steps() - before)
+            let page = fetch_page(&conn, &query, after).expect("page");
+            (page.len(), page.first().map(|b| b.min_ts), vm_steps() - before)
         };
         let (first_len, first_min, first_steps) = page((i64::MIN, i64::MIN));
         let near_end: (i64, i64) = conn

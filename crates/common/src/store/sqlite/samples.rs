@@ -6,19 +6,13 @@
 //! the `ts` of the blocks of its sensor that overlap the batch's time range — for samples that
 //! arrive in time order, none do, and that check is one index seek per sensor.
 
-use super::blocks::{self, RowRef, MAX_BLOCK_ROWS};
-use super::docs::map_error;
-use crate::model::{NewSample, SampleValues, SensorConfig};
+use super::docs::{decode_block_column, map_error};
+use crate::model::{NewSample, SensorConfig};
+use crate::store::blocks::{encode_members, spans, window_of, EncodedBlock, RowRef, BLOCK_WINDOW_NS};
 use crate::store::{InsertOutcome, SampleFate, StoreError, StoreResult};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-
-pub(super) const NS_PER_DAY: i64 = 86_400_000_000_000;
-/// A block holds samples of one 10-minute window (aligned to the epoch, so windows nest in UTC
-/// days). The bound on a block's span is what lets the duplicate check and time-range reads
-/// seek: a block overlapping [lo, hi] ends before hi + one window, and starts after lo minus one.
-pub(super) const BLOCK_WINDOW_NS: i64 = 600_000_000_000;
 
 /// The writer connection with the integer keys it has already resolved. Keys never change once
 /// assigned, so the caches stay valid even when other processes write to the same file.
@@ -126,8 +120,7 @@ impl SampleWriter {
                 };
                 if fresh {
                     fates.push(SampleFate::Stored);
-                    let window = sample.ts.div_euclid(BLOCK_WINDOW_NS);
-                    groups.entry((target.sensor, target.recording, target.experiment, window)).or_default().push(index);
+                    groups.entry((target.sensor, target.recording, target.experiment, window_of(sample.ts))).or_default().push(index);
                 } else {
                     fates.push(SampleFate::Duplicate);
                 }
@@ -136,7 +129,9 @@ impl SampleWriter {
         let mut per_recording: HashMap<i64, i64> = HashMap::new();
         for (key, members) in groups {
             *per_recording.entry(key.1).or_default() += members.len() as i64;
-            write_blocks(&tx, key, samples, members)?;
+            for block in encode_members(samples, members)? {
+                store_block(&tx, key, &block).map_err(map_error)?;
+            }
         }
         {
             let mut bump = tx.prepare_cached("UPDATE recordings SET sample_count = sample_count + ?2 WHERE key = ?1").map_err(map_error)?;
@@ -158,10 +153,7 @@ const OVERLAPPING: &str = "SELECT data FROM sample_blocks WHERE sensor = ?1 AND 
 
 /// Per sensor of the batch, the `ts` of its stored samples without a client id that fall in
 /// the time spans of the batch's own such samples: read from the blocks overlapping those
-/// spans (none for samples that arrive in time order). A sensor's times are cut into spans
-/// wherever a window passes without any: one batch may carry samples of one sensor from far
-/// apart (two devices' clocks, a buffered upload beside live data), and the blocks between
-/// them are no business of the check.
+/// spans (none for samples that arrive in time order; see [`spans`] for where they are cut).
 fn stored_ts_in_batch_range(
     tx: &Transaction<'_>,
     samples: &[NewSample],
@@ -178,11 +170,10 @@ fn stored_ts_in_batch_range(
     for (sensor, mut times) in times {
         times.sort_unstable();
         let set = taken.entry(sensor).or_default();
-        for span in times.chunk_by(|a, b| b - a <= BLOCK_WINDOW_NS) {
-            let (low, high) = (span[0], span[span.len() - 1]);
+        for (low, high) in spans(&times) {
             let mut rows = overlapping.query(params![sensor, low, high, high.saturating_add(BLOCK_WINDOW_NS)]).map_err(map_error)?;
             while let Some(row) = rows.next().map_err(map_error)? {
-                let block = blocks::decode_column(row, 0)?;
+                let block = decode_block_column(row, 0)?;
                 for (ts, id) in block.ts.iter().zip(&block.sample_ids) {
                     if id.is_none() && (low..=high).contains(ts) {
                         set.insert(*ts);
@@ -194,41 +185,32 @@ fn stored_ts_in_batch_range(
     Ok(taken)
 }
 
-/// Writes one group's samples as blocks of at most [`MAX_BLOCK_ROWS`], in `ts` order (the
-/// order they came in for equal times).
-fn write_blocks(tx: &Transaction<'_>, key: BlockKey, samples: &[NewSample], mut members: Vec<usize>) -> StoreResult<()> {
-    members.sort_by_key(|&index| samples[index].ts);
-    for part in members.chunks(MAX_BLOCK_ROWS) {
-        let values = part
-            .iter()
-            .map(|&index| SampleValues::from_json(&samples[index].values).map_err(|e| StoreError::Internal(format!("sample values: {e}"))))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let rows: Vec<RowRef<'_>> = part
-            .iter()
-            .zip(&values)
-            .map(|(&index, values)| {
-                let sample = &samples[index];
-                RowRef { ts: sample.ts, received_at: sample.received_at, sample_id: sample.sample_id.as_deref(), values: values.as_bytes() }
-            })
-            .collect();
-        insert_block(tx, key, &rows).map_err(map_error)?;
-    }
-    Ok(())
-}
-
-/// Stores one block of rows of one [`BlockKey`], sorted by `ts`, at most [`MAX_BLOCK_ROWS`].
+/// Stores one block of rows of one [`BlockKey`], sorted by `ts`, at most `MAX_BLOCK_ROWS`.
 /// Its errors are SQLite's (a full disk stays a full disk for the migration that calls it too).
 pub(super) fn insert_block(tx: &Transaction<'_>, key: BlockKey, rows: &[RowRef<'_>]) -> rusqlite::Result<()> {
-    let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(()) };
+    match EncodedBlock::new(rows).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))? {
+        Some(block) => store_block(tx, key, &block),
+        None => Ok(()),
+    }
+}
+
+fn store_block(tx: &Transaction<'_>, key: BlockKey, block: &EncodedBlock) -> rusqlite::Result<()> {
     let (sensor, recording, experiment, _) = key;
-    let day = first.ts.div_euclid(NS_PER_DAY);
-    let with_ids = rows.iter().filter(|row| row.sample_id.is_some()).count();
-    let data = blocks::encode(rows).map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?;
     tx.prepare_cached(
         "INSERT INTO sample_blocks (sensor, experiment, recording, day, min_ts, max_ts, rows, with_ids, data)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
     )?
-    .execute(params![sensor, experiment, recording, day, first.ts, last.ts, rows.len() as i64, with_ids as i64, data])?;
+    .execute(params![
+        sensor,
+        experiment,
+        recording,
+        block.day,
+        block.min_ts,
+        block.max_ts,
+        block.rows as i64,
+        block.with_ids as i64,
+        block.data
+    ])?;
     Ok(())
 }
 
@@ -308,13 +290,9 @@ fn sensor_key(tx: &Transaction<'_>, cache: &mut HashMap<Arc<str>, i64>, sample: 
 mod tests {
     use super::super::test_support::{samples, store_with_recording};
     use super::*;
+    use crate::store::blocks::NS_PER_DAY;
     use crate::store::SampleStore;
     use rusqlite::StatementStatus;
-
-    #[test]
-    fn windows_nest_in_days() {
-        assert_eq!(NS_PER_DAY % BLOCK_WINDOW_NS, 0);
-    }
 
     /// A batch from long before a sensor's newest blocks (a device uploading what it buffered)
     /// checks its duplicates without walking through those blocks.

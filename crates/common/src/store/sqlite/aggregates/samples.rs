@@ -33,7 +33,7 @@ impl SampleStore for SqliteStore {
         // The merge keeps its state between chunks; each chunk runs on the blocking pool with
         // a reader of its own, and the stream ends after the first empty chunk or error.
         let inner = self.inner.clone();
-        futures_util::stream::unfold(Some(sample_reads::BlockMerge::new(query)), move |merge| {
+        futures_util::stream::unfold(Some(sample_reads::SampleRead::new(query)), move |merge| {
             let inner = inner.clone();
             async move {
                 let mut merge = merge?;

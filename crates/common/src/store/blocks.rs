@@ -1,5 +1,5 @@
-//! The sample block codec: the rows of one sensor, recording and UTC day, sorted by `ts`,
-//! stored as one compressed blob of columns.
+//! The sample block codec, shared by both backends: the rows of one sensor, recording and
+//! 10-minute window, sorted by `ts`, stored as one compressed blob of columns.
 //!
 //! Layout before compression: the row count, then each column in turn — `ts` as zigzag deltas
 //! from the row before, `received_at` as its zigzag distance from `ts`, the sample ids (length
@@ -7,8 +7,7 @@
 //! numbers side by side make deltas tiny and compress well. The blob is the format byte, the
 //! raw length and a zstd frame (or, for a few rows, the format byte and the raw columns).
 
-use super::docs::map_error;
-use crate::model::SampleValues;
+use crate::model::{NewSample, SampleValues};
 use crate::store::{StoreError, StoreResult};
 use crate::varint;
 use std::cell::RefCell;
@@ -47,11 +46,55 @@ fn decompress(frame: &[u8], raw_len: usize) -> std::io::Result<Vec<u8>> {
         decompressor.decompress(frame, raw_len)
     })
 }
+
 /// The most rows in one block (bigger groups are split): bounds what a read decodes at once.
-pub(super) const MAX_BLOCK_ROWS: usize = 8_192;
+pub(crate) const MAX_BLOCK_ROWS: usize = 8_192;
+
+/// The most bytes of values in one block, past its first row: keeps a block of very large
+/// values well under MongoDB's 16 MiB document limit (and a read's memory bounded).
+pub(crate) const MAX_BLOCK_VALUE_BYTES: usize = 4 << 20;
+
+/// Cuts `rows` (in order) into the runs that make one block each: at most [`MAX_BLOCK_ROWS`]
+/// rows and [`MAX_BLOCK_VALUE_BYTES`] of values, as `value_len` measures them, and at least one row.
+pub(crate) fn block_runs<T>(rows: &[T], value_len: impl Fn(&T) -> usize) -> Vec<&[T]> {
+    let mut runs = Vec::with_capacity(rows.len().div_ceil(MAX_BLOCK_ROWS));
+    let (mut start, mut bytes) = (0, 0);
+    for (index, row) in rows.iter().enumerate() {
+        let len = value_len(row);
+        if index > start && (index - start == MAX_BLOCK_ROWS || bytes + len > MAX_BLOCK_VALUE_BYTES) {
+            runs.push(&rows[start..index]);
+            (start, bytes) = (index, 0);
+        }
+        bytes += len;
+    }
+    if start < rows.len() {
+        runs.push(&rows[start..]);
+    }
+    runs
+}
+
+pub(crate) const NS_PER_DAY: i64 = 86_400_000_000_000;
+/// A block holds samples of one 10-minute window (aligned to the epoch, so windows nest in UTC
+/// days). The bound on a block's span is what lets the duplicate check and time-range reads
+/// seek: a block overlapping [lo, hi] ends before hi + one window, and starts after lo minus one.
+pub(crate) const BLOCK_WINDOW_NS: i64 = 600_000_000_000;
+
+/// The window a `ts` falls in: samples of one sensor and recording share a block only if they
+/// share it.
+pub(crate) fn window_of(ts: i64) -> i64 {
+    ts.div_euclid(BLOCK_WINDOW_NS)
+}
+
+/// Sorted times cut into spans wherever a whole window passes without one. The duplicate check
+/// reads the blocks overlapping each span: one batch may carry samples of one sensor from far
+/// apart (two devices' clocks, a buffered upload beside live data), and the blocks between
+/// them are no business of the check.
+pub(crate) fn spans(sorted_times: &[i64]) -> impl Iterator<Item = (i64, i64)> + '_ {
+    sorted_times.chunk_by(|a, b| b - a <= BLOCK_WINDOW_NS).map(|span| (span[0], span[span.len() - 1]))
+}
 
 /// One row on its way into a block.
-pub(super) struct RowRef<'a> {
+pub(crate) struct RowRef<'a> {
     pub ts: i64,
     pub received_at: i64,
     pub sample_id: Option<&'a str>,
@@ -60,7 +103,7 @@ pub(super) struct RowRef<'a> {
 
 /// A block's rows, decoded, in `ts` order.
 #[derive(Debug, Default)]
-pub(super) struct Rows {
+pub(crate) struct Rows {
     pub ts: Vec<i64>,
     pub received_at: Vec<i64>,
     pub sample_ids: Vec<Option<String>>,
@@ -71,8 +114,58 @@ pub(super) struct Rows {
 #[error("damaged sample block: {0}")]
 struct Damaged(&'static str);
 
+/// A block ready to store: its blob and the metadata its backend indexes.
+pub(crate) struct EncodedBlock {
+    pub min_ts: i64,
+    pub max_ts: i64,
+    pub rows: usize,
+    /// How many rows carry a client id.
+    pub with_ids: usize,
+    /// The UTC day (days since the epoch) of its window.
+    pub day: i64,
+    pub data: Vec<u8>,
+}
+
+impl EncodedBlock {
+    /// Encodes rows already sorted by `ts`, at most [`MAX_BLOCK_ROWS`], all of one window.
+    pub(crate) fn new(rows: &[RowRef<'_>]) -> std::io::Result<Option<Self>> {
+        let (Some(first), Some(last)) = (rows.first(), rows.last()) else { return Ok(None) };
+        Ok(Some(Self {
+            min_ts: first.ts,
+            max_ts: last.ts,
+            rows: rows.len(),
+            with_ids: rows.iter().filter(|row| row.sample_id.is_some()).count(),
+            day: first.ts.div_euclid(NS_PER_DAY),
+            data: encode(rows)?,
+        }))
+    }
+}
+
+/// The samples at `members` (indexes into `samples`, all of one block key) as blocks of at
+/// most [`MAX_BLOCK_ROWS`] (see [`block_runs`]), in `ts` order (the order they came in for equal times).
+pub(crate) fn encode_members(samples: &[NewSample], mut members: Vec<usize>) -> StoreResult<Vec<EncodedBlock>> {
+    members.sort_by_key(|&index| samples[index].ts);
+    let mut blocks = Vec::with_capacity(members.len().div_ceil(MAX_BLOCK_ROWS));
+    for part in block_runs(&members, |&index| samples[index].values.len()) {
+        let values = part
+            .iter()
+            .map(|&index| SampleValues::from_json(&samples[index].values).map_err(|e| StoreError::Internal(format!("sample values: {e}"))))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let rows: Vec<RowRef<'_>> = part
+            .iter()
+            .zip(&values)
+            .map(|(&index, values)| {
+                let sample = &samples[index];
+                RowRef { ts: sample.ts, received_at: sample.received_at, sample_id: sample.sample_id.as_deref(), values: values.as_bytes() }
+            })
+            .collect();
+        blocks.extend(EncodedBlock::new(&rows).map_err(|e| StoreError::Internal(format!("sample block: {e}")))?);
+    }
+    Ok(blocks)
+}
+
 /// Encodes rows already sorted by `ts`.
-pub(super) fn encode(rows: &[RowRef<'_>]) -> std::io::Result<Vec<u8>> {
+pub(crate) fn encode(rows: &[RowRef<'_>]) -> std::io::Result<Vec<u8>> {
     let mut raw = Vec::with_capacity(rows.len() * 24);
     varint::write_u64(&mut raw, rows.len() as u64);
     let mut previous = 0i64;
@@ -107,7 +200,7 @@ pub(super) fn encode(rows: &[RowRef<'_>]) -> std::io::Result<Vec<u8>> {
 }
 
 /// Decodes a block written by [`encode`]; a damaged one is an internal store error.
-pub(super) fn decode(blob: &[u8]) -> StoreResult<Rows> {
+pub(crate) fn decode(blob: &[u8]) -> StoreResult<Rows> {
     decode_rows(blob).map_err(|e| StoreError::Internal(e.to_string()))
 }
 
@@ -158,12 +251,6 @@ fn decode_rows(blob: &[u8]) -> Result<Rows, Damaged> {
     Ok(rows)
 }
 
-/// Decodes the block in column `index` of a result row.
-pub(super) fn decode_column(row: &rusqlite::Row<'_>, index: usize) -> StoreResult<Rows> {
-    let blob = row.get_ref(index).map_err(map_error)?.as_blob().map_err(|e| StoreError::Internal(format!("sample block: {e}")))?;
-    decode(blob)
-}
-
 fn take<'a>(input: &mut &'a [u8], len: usize) -> Result<&'a [u8], Damaged> {
     if input.len() < len {
         return Err(Damaged("cut off"));
@@ -176,6 +263,27 @@ fn take<'a>(input: &mut &'a [u8], len: usize) -> Result<&'a [u8], Damaged> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_nest_in_days() {
+        assert_eq!(NS_PER_DAY % BLOCK_WINDOW_NS, 0);
+    }
+
+    #[test]
+    fn blocks_are_cut_by_rows_and_by_value_bytes() {
+        let lens = |runs: Vec<&[usize]>| runs.iter().map(|run| run.len()).collect::<Vec<_>>();
+        assert_eq!(lens(block_runs(&vec![10; MAX_BLOCK_ROWS + 5], |n| *n)), vec![MAX_BLOCK_ROWS, 5]);
+        let half = MAX_BLOCK_VALUE_BYTES / 2;
+        assert_eq!(lens(block_runs(&[half, half, 1, half, 3 * half], |n| *n)), vec![2, 2, 1]);
+        assert!(block_runs(&[] as &[usize], |n| *n).is_empty());
+    }
+
+    #[test]
+    fn spans_are_cut_where_a_window_passes_empty() {
+        let w = BLOCK_WINDOW_NS;
+        let times = [0, 5, w, 2 * w + 1, 10 * w, 10 * w + 3];
+        assert_eq!(spans(&times).collect::<Vec<_>>(), vec![(0, w), (2 * w + 1, 2 * w + 1), (10 * w, 10 * w + 3)]);
+    }
 
     #[test]
     fn rows_come_back_as_written() {
