@@ -37,13 +37,17 @@ fn compress(raw: &[u8]) -> std::io::Result<Vec<u8>> {
     })
 }
 
-fn decompress(frame: &[u8], raw_len: usize) -> std::io::Result<Vec<u8>> {
+/// Decompresses `frame` into `into`, which it clears first and grows only when it is too small.
+fn decompress_into(frame: &[u8], raw_len: usize, into: &mut Vec<u8>) -> std::io::Result<()> {
+    into.clear();
+    into.reserve(raw_len);
     DECOMPRESSOR.with_borrow_mut(|slot| {
         let decompressor = match slot {
             Some(decompressor) => decompressor,
             None => slot.insert(zstd::bulk::Decompressor::new()?),
         };
-        decompressor.decompress(frame, raw_len)
+        decompressor.decompress_to_buffer(frame, into)?;
+        Ok(())
     })
 }
 
@@ -108,6 +112,22 @@ pub(crate) struct Rows {
     pub received_at: Vec<i64>,
     pub sample_ids: Vec<Option<String>>,
     pub values: Vec<SampleValues>,
+}
+
+impl Rows {
+    fn clear(&mut self) {
+        self.ts.clear();
+        self.received_at.clear();
+        self.sample_ids.clear();
+        self.values.clear();
+    }
+
+    fn reserve(&mut self, count: usize) {
+        self.ts.reserve(count);
+        self.received_at.reserve(count);
+        self.sample_ids.reserve(count);
+        self.values.reserve(count);
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -201,18 +221,26 @@ pub(crate) fn encode(rows: &[RowRef<'_>]) -> std::io::Result<Vec<u8>> {
 
 /// Decodes a block written by [`encode`]; a damaged one is an internal store error.
 pub(crate) fn decode(blob: &[u8]) -> StoreResult<Rows> {
-    decode_rows(blob).map_err(|e| StoreError::Internal(e.to_string()))
+    let mut rows = Rows::default();
+    decode_into(blob, &mut rows, &mut Vec::new())?;
+    Ok(rows)
 }
 
-fn decode_rows(blob: &[u8]) -> Result<Rows, Damaged> {
+/// [`decode`] into the vectors of `rows` and `scratch` (for the decompressed columns), which
+/// keep their capacity: a reader decoding block after block reuses them instead of allocating
+/// and freeing a few large buffers per block.
+pub(crate) fn decode_into(blob: &[u8], rows: &mut Rows, scratch: &mut Vec<u8>) -> StoreResult<()> {
+    decode_rows(blob, rows, scratch).map_err(|e| StoreError::Internal(e.to_string()))
+}
+
+fn decode_rows(blob: &[u8], rows: &mut Rows, scratch: &mut Vec<u8>) -> Result<(), Damaged> {
     let (&format, mut rest) = blob.split_first().ok_or(Damaged("empty"))?;
-    let decompressed;
     let (mut input, raw_len) = match format {
         FORMAT_RAW => (rest, rest.len()),
         FORMAT_ZSTD => {
             let raw_len = varint::read_u64(&mut rest).ok_or(Damaged("length"))? as usize;
-            decompressed = decompress(rest, raw_len).map_err(|_| Damaged("compression"))?;
-            (decompressed.as_slice(), raw_len)
+            decompress_into(rest, raw_len, scratch).map_err(|_| Damaged("compression"))?;
+            (scratch.as_slice(), raw_len)
         }
         _ => return Err(Damaged("unknown format")),
     };
@@ -222,12 +250,8 @@ fn decode_rows(blob: &[u8]) -> Result<Rows, Damaged> {
     if count > raw_len {
         return Err(Damaged("row count"));
     }
-    let mut rows = Rows {
-        ts: Vec::with_capacity(count),
-        received_at: Vec::with_capacity(count),
-        sample_ids: Vec::with_capacity(count),
-        values: Vec::with_capacity(count),
-    };
+    rows.clear();
+    rows.reserve(count);
     let mut ts = 0i64;
     for _ in 0..count {
         ts = ts.wrapping_add(varint::read_i64(&mut input).ok_or(Damaged("ts"))?);
@@ -246,9 +270,9 @@ fn decode_rows(blob: &[u8]) -> Result<Rows, Damaged> {
     }
     for _ in 0..count {
         let len = varint::read_u64(&mut input).ok_or(Damaged("values"))? as usize;
-        rows.values.push(SampleValues::from_bytes(take(&mut input, len)?.to_vec()));
+        rows.values.push(SampleValues::from_bytes(take(&mut input, len)?));
     }
-    Ok(rows)
+    Ok(())
 }
 
 fn take<'a>(input: &mut &'a [u8], len: usize) -> Result<&'a [u8], Damaged> {
