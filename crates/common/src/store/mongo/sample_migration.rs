@@ -123,3 +123,39 @@ fn read_old(document: &Document) -> StoreResult<((GroupKey, RecordingStamp), Old
     };
     Ok(((key, stamp), sample))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::FieldValue;
+    use crate::store::blocks::BLOCK_WINDOW_NS;
+
+    /// A document as the code before buckets wrote it becomes the row and group it belongs to.
+    #[test]
+    fn an_old_sample_document_becomes_a_row_of_its_bucket() {
+        let ts = 1_795_392_000_000_000_000i64 + 3 * BLOCK_WINDOW_NS + 7;
+        let values = doc! {"lead_i": 0.5, "beats": 61, "ok": true, "note": "x"};
+        let old = doc! {
+            "exp": "e1", "rec": "r1", "part": "p1", "task": Bson::Null,
+            "sensor": "ecg-1", "type": "ecg", "ts": ts, "recv": ts + 40,
+            "dk": "i:ecg-1:7", "sid": "ecg-1:7", "v": values,
+        };
+        let ((key, stamp), row) = read_old(&old).expect("convert");
+        assert_eq!(key, ("ecg-1".to_owned(), "ecg".to_owned(), "r1".to_owned(), window_of(ts)));
+        assert_eq!((stamp.experiment_id.as_str(), stamp.participant_id.as_str(), stamp.task_id.as_deref()), ("e1", "p1", None));
+        assert_eq!((row.ts, row.received_at, row.sample_id.as_deref()), (ts, ts + 40, Some("ecg-1:7")));
+        // By name: the trip through JSON may reorder fields, and the export matches them by name.
+        let mut fields: Vec<(&str, FieldValue<'_>)> = row.values.iter().collect();
+        fields.sort_by_key(|(name, _)| *name);
+        assert_eq!(
+            fields,
+            vec![
+                ("beats", FieldValue::I64(61)),
+                ("lead_i", FieldValue::F64(0.5)),
+                ("note", FieldValue::Str("x")),
+                ("ok", FieldValue::Bool(true))
+            ]
+        );
+        assert!(read_old(&doc! {"sensor": "ecg-1"}).is_err(), "a damaged document is an error, not a lost sample");
+    }
+}

@@ -172,3 +172,52 @@ pub(super) fn stream(buckets: Collection<Document>, query: SampleQuery) -> BoxSt
     })
     .boxed()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::samples::bucket;
+    use super::*;
+    use crate::model::{NewSample, RecordingStamp};
+    use crate::store::blocks::encode_members;
+
+    /// What the insert writes is what the reads parse: field names, types and the block.
+    #[test]
+    fn a_bucket_document_reads_back_as_its_block() {
+        let stamp = RecordingStamp {
+            recording_id: "r1".into(),
+            experiment_id: "e1".into(),
+            participant_id: "p1".into(),
+            task_id: Some("t1".into()),
+        };
+        let t0 = 1_795_392_000_000_000_000i64;
+        let samples: Vec<NewSample> = (0..300)
+            .map(|n| NewSample {
+                sensor_id: "imu-left".into(),
+                sensor_type: "imu".into(),
+                ts: t0 + (299 - n) * 10_000_000,
+                received_at: t0 + 5,
+                sample_id: (n % 2 == 0).then(|| format!("imu-left:{n}")),
+                values: format!(r#"{{"acc_x":{n}}}"#),
+                stamp: None,
+            })
+            .collect();
+        let blocks = encode_members(&samples, (0..300).collect()).expect("encode");
+        let document = bucket("imu-left", "imu", &stamp, blocks.into_iter().next().expect("one block"));
+        assert_eq!(document.get_i64("min_ts"), Ok(t0));
+        assert_eq!(document.get_i64("max_ts"), Ok(t0 + 299 * 10_000_000));
+        assert_eq!((document.get_i64("rows"), document.get_i64("ids")), (Ok(300), Ok(150)));
+        assert_eq!(document.get_i64("day"), Ok(t0 / 86_400_000_000_000));
+        let mut document = document;
+        document.insert("_id", ObjectId::new());
+        let fetched = fetched(document).expect("parse");
+        assert_eq!(fetched.min_ts, t0);
+        let meta = &fetched.meta;
+        assert_eq!((&*meta.sensor_id, &*meta.sensor_type, &*meta.recording_id, &*meta.participant_id), ("imu-left", "imu", "r1", "p1"));
+        assert_eq!(meta.task_id.as_deref(), Some("t1"));
+        let rows = blocks::decode(&fetched.data).expect("decode");
+        assert_eq!(rows.ts.len(), 300);
+        assert!(rows.ts.windows(2).all(|w| w[0] < w[1]), "sorted by ts");
+        assert_eq!(rows.sample_ids[0].as_deref(), None, "the last sample sent (n = 299) comes first");
+        assert_eq!(rows.values[0].to_json(), r#"{"acc_x":299}"#);
+    }
+}
