@@ -165,23 +165,23 @@ impl EncodedBlock {
 /// most [`MAX_BLOCK_ROWS`] (see [`block_runs`]), in `ts` order (the order they came in for equal times).
 pub(crate) fn encode_members(samples: &[NewSample], mut members: Vec<usize>) -> StoreResult<Vec<EncodedBlock>> {
     members.sort_by_key(|&index| samples[index].ts);
-    let mut blocks = Vec::with_capacity(members.len().div_ceil(MAX_BLOCK_ROWS));
-    for part in block_runs(&members, |&index| samples[index].values.len()) {
-        let values = part
-            .iter()
-            .map(|&index| SampleValues::from_json(&samples[index].values).map_err(|e| StoreError::Internal(format!("sample values: {e}"))))
-            .collect::<StoreResult<Vec<_>>>()?;
-        let rows: Vec<RowRef<'_>> = part
-            .iter()
-            .zip(&values)
-            .map(|(&index, values)| {
-                let sample = &samples[index];
-                RowRef { ts: sample.ts, received_at: sample.received_at, sample_id: sample.sample_id.as_deref(), values: values.as_bytes() }
-            })
-            .collect();
-        blocks.extend(EncodedBlock::new(&rows).map_err(|e| StoreError::Internal(format!("sample block: {e}")))?);
-    }
-    Ok(blocks)
+    let values = members
+        .iter()
+        .map(|&index| SampleValues::from_json(&samples[index].values).map_err(|e| StoreError::Internal(format!("sample values: {e}"))))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let rows: Vec<RowRef<'_>> = members
+        .iter()
+        .zip(&values)
+        .map(|(&index, values)| {
+            let sample = &samples[index];
+            RowRef { ts: sample.ts, received_at: sample.received_at, sample_id: sample.sample_id.as_deref(), values: values.as_bytes() }
+        })
+        .collect();
+    // Cut by the packed size, which is what the block holds (it can exceed the JSON's).
+    block_runs(&rows, |row| row.values.len())
+        .into_iter()
+        .filter_map(|run| EncodedBlock::new(run).map_err(|e| StoreError::Internal(format!("sample block: {e}"))).transpose())
+        .collect()
 }
 
 /// Encodes rows already sorted by `ts`.

@@ -36,6 +36,9 @@ impl SampleStore for SqliteStore {
         // that one busy thread's heap soon. Spread over whichever pool threads ran each chunk,
         // mimalloc kept it committed: the export benchmark's 10M samples peaked at 180-260 MiB
         // that way, and at 159-166 MiB this way.
+        // The producer ends with an empty chunk; a channel that closes without one means the
+        // reading task died (a panic), which must fail the stream rather than end it early —
+        // an export would otherwise finish with rows missing.
         let inner = self.inner.clone();
         let (sender, receiver) = tokio::sync::mpsc::channel::<StoreResult<Vec<StoredSample>>>(1);
         tokio::task::spawn_blocking(move || {
@@ -43,8 +46,9 @@ impl SampleStore for SqliteStore {
             let result = inner.with_reader(|c| {
                 loop {
                     let chunk = read.next_chunk(c)?;
-                    // Empty: every row was read. A send fails once the consumer dropped the stream.
-                    if chunk.is_empty() || sender.blocking_send(Ok(chunk)).is_err() {
+                    let last = chunk.is_empty();
+                    // A send fails once the consumer dropped the stream.
+                    if sender.blocking_send(Ok(chunk)).is_err() || last {
                         return Ok(());
                     }
                 }
@@ -53,7 +57,16 @@ impl SampleStore for SqliteStore {
                 let _ = sender.blocking_send(Err(error));
             }
         });
-        futures_util::stream::unfold(receiver, |mut receiver| async move { receiver.recv().await.map(|item| (item, receiver)) }).boxed()
+        futures_util::stream::unfold(Some(receiver), |receiver| async move {
+            let mut receiver = receiver?;
+            match receiver.recv().await {
+                Some(Ok(chunk)) if chunk.is_empty() => None,
+                Some(Ok(chunk)) => Some((Ok(chunk), Some(receiver))),
+                Some(Err(error)) => Some((Err(error), None)),
+                None => Some((Err(StoreError::Internal("the sample reader stopped before the end".into())), None)),
+            }
+        })
+        .boxed()
     }
 
     async fn delete_samples(&self, experiment_id: &str, expected: Option<u64>) -> StoreResult<u64> {
