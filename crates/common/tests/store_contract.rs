@@ -66,6 +66,7 @@ contract!(exports: export_claims_are_exclusive, export_records);
 contract!(
     samples: samples_without_a_stamp_go_to_the_recording_running_at_commit,
     samples_are_deduplicated,
+    concurrent_copies_of_a_batch_for_two_recordings_store_each_sample_once,
     retries_overlapping_stored_batches_store_only_what_is_new,
     time_ranges_count_what_they_stream,
     deleted_samples_free_their_client_ids,
@@ -650,6 +651,36 @@ async fn samples_are_deduplicated(store: DynStore) {
     orphan.recording_id = "nope".into();
     assert!(store.insert_samples(vec![sample(&Arc::new(orphan), "ecg-1", "ecg", base + 99, None)]).await.is_err());
     assert_eq!(store.count_samples(&query).await.expect("count"), 5, "a failed batch stores nothing");
+}
+
+/// The same samples sent at once, stamped for two recordings (a re-sent import racing
+/// another): no two batches share a recording counter, so only the store's per-sensor
+/// guard keeps both from storing a sample the other has not committed yet.
+async fn concurrent_copies_of_a_batch_for_two_recordings_store_each_sample_once(store: DynStore) {
+    let experiment = experiment("o");
+    store.insert_experiment(&experiment).await.expect("insert");
+    let first = start(&store, &experiment, 0).await;
+    let second = start(&store, &experiment, 1).await;
+    let base = to_ns(&at("2026-11-23T10:00:00Z"));
+    let batch = |stamp: &Arc<RecordingStamp>| -> Vec<NewSample> {
+        let ids: Vec<String> = (0..50).map(|i| format!("imu-left:{i}")).collect();
+        let plain = (0..200).map(|i| sample(stamp, "imu-left", "imu", base + i * 1_000_000, None));
+        plain.chain(ids.iter().enumerate().map(|(i, id)| sample(stamp, "imu-left", "imu", base + i as i64, Some(id)))).collect()
+    };
+    let tasks: Vec<_> = [&first, &second, &first, &second]
+        .into_iter()
+        .map(|stamp| {
+            let (store, samples) = (store.clone(), batch(stamp));
+            tokio::spawn(async move { store.insert_samples(samples).await.expect("insert").stored_count() })
+        })
+        .collect();
+    let mut stored = 0;
+    for task in tasks {
+        stored += task.await.expect("task");
+    }
+    assert_eq!(stored, 250, "each sample stored by exactly one of the four");
+    let query = SampleQuery { experiment_id: experiment.id.clone(), ..Default::default() };
+    assert_eq!(store.count_samples(&query).await.expect("count"), 250);
 }
 
 /// Batches stored earlier and later, then a retry that overlaps both, out of order, with new
