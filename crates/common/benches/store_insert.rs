@@ -18,7 +18,10 @@ use srs_common::store::Store;
 use std::sync::Arc;
 use std::time::Instant;
 
-const BATCH: usize = 1_000;
+/// Samples per insert: 1,000 (what batched ingest commits), or `SRS_BENCH_BATCH` (ingest at one
+/// sample per request commits about 20 per batch).
+static BATCH: std::sync::LazyLock<usize> =
+    std::sync::LazyLock::new(|| std::env::var("SRS_BENCH_BATCH").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000));
 const START_NS: i64 = 1_795_420_800_000_000_000; // 2026-11-23T00:00:00Z
 
 /// The lab's sensors and their rates: ECG at 250 Hz with ids, eye tracker at 120 Hz, two IMUs
@@ -128,7 +131,7 @@ fn raw_loop(path: &std::path::Path, indexes: bool, samples: &[NewSample]) -> f64
     conn.execute_batch(&row_table(indexes)).expect("table");
     let sensors = ["ecg-1", "eye-1", "imu-left", "imu-right", "co2-1"];
     let started = Instant::now();
-    for batch in samples.chunks(BATCH) {
+    for batch in samples.chunks(*BATCH) {
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).expect("begin");
         {
             let mut insert = tx
@@ -153,10 +156,10 @@ fn bytes_per_sample(path: &std::path::Path, count: usize) -> f64 {
 
 async fn our_store(store: &dyn Store, samples: Vec<NewSample>) -> f64 {
     let total = samples.len();
-    let mut batches = Vec::with_capacity(total / BATCH + 1);
+    let mut batches = Vec::with_capacity(total / *BATCH + 1);
     let mut iter = samples.into_iter();
     loop {
-        let batch: Vec<NewSample> = iter.by_ref().take(BATCH).collect();
+        let batch: Vec<NewSample> = iter.by_ref().take(*BATCH).collect();
         if batch.is_empty() {
             break;
         }
@@ -199,7 +202,7 @@ async fn mongodb_per_sample_documents(client: &mongodb::Client, db: &mongodb::Da
     rows.create_index(IndexModel::builder().keys(doc! {"rec": 1}).build()).await.expect("index");
     let mut session = client.start_session().await.expect("session");
     let started = Instant::now();
-    for batch in samples.chunks(BATCH) {
+    for batch in samples.chunks(*BATCH) {
         session.start_transaction().read_concern(ReadConcern::snapshot()).await.expect("begin");
         let keys: Vec<(String, String)> = batch
             .iter()
@@ -266,7 +269,7 @@ async fn mongodb(uri: &str, mut samples: Vec<NewSample>) {
 async fn main() {
     let count: usize = std::env::var("SRS_BENCH_SAMPLES").ok().and_then(|v| v.parse().ok()).unwrap_or(5_000_000);
     let dir = tempfile::tempdir().expect("tempdir");
-    println!("store insert benchmark: {count} realistic samples, batches of {BATCH}, SQLite WAL synchronous=NORMAL");
+    println!("store insert benchmark: {count} realistic samples, batches of {}, SQLite WAL synchronous=NORMAL", *BATCH);
 
     let store = SqliteStore::open(&dir.path().join("store.db")).await.expect("open store");
     let stamp = prepare(&store).await;

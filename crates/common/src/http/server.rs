@@ -67,11 +67,14 @@ impl ServerBuilder {
                 .service(health::readyz)
                 .service(health::metrics)
                 .service(openapi::openapi_json)
-                // The problems page before the reference page, whose route takes the rest of /api/v1/docs/.
+                // The problems page before the reference page, whose route takes the rest of
+                // /api/v1/docs/. That route is a pattern (a regular expression) that actix tries
+                // on every path it reaches, so it comes after the services' routes: a sample
+                // post finds its route without running it.
                 .service(crate::error::problems::problems_page)
                 .service(openapi::docs_redirect)
-                .service(openapi::docs_page())
                 .configure(move |config| mounts.iter().for_each(|mount| mount(config)))
+                .service(openapi::docs_page())
                 .default_service(web::to(route_table::unmatched))
         })
         .h1_write_buffer_size(WRITE_BUFFER_BYTES)

@@ -235,6 +235,12 @@ pub trait SampleStore: Send + Sync {
     /// a stamp naming an unknown recording fails the whole batch (`NotFound`).
     /// Takes the batch by value so the hot path never copies samples.
     async fn insert_samples(&self, samples: Vec<NewSample>) -> StoreResult<InsertOutcome>;
+    /// The same insert as a plain function that blocks its thread, for a store whose insert is
+    /// blocking work anyway (SQLite): a writer on a thread of its own then commits batch after
+    /// batch with no hop to a blocking pool and back for each. `None` for an async store.
+    fn blocking_sample_insert(&self) -> Option<BlockingSampleInsert> {
+        None
+    }
     async fn count_samples(&self, query: &SampleQuery) -> StoreResult<u64>;
     async fn count_recording_samples(&self, recording_id: &str) -> StoreResult<u64>;
     /// Counts per participant, UTC date and sensor type, sorted.
@@ -249,6 +255,9 @@ pub trait SampleStore: Send + Sync {
 }
 
 pub type DynStore = Arc<dyn Store>;
+
+/// See [`SampleStore::blocking_sample_insert`].
+pub type BlockingSampleInsert = Arc<dyn Fn(Vec<NewSample>) -> StoreResult<InsertOutcome> + Send + Sync>;
 
 /// What a claim does to `record` — the one rule both backends apply inside their atomic step.
 pub(crate) fn claim_outcome(mut record: ExportRecord, claim: &ClaimRequest) -> ExportClaim {

@@ -91,20 +91,16 @@ impl SqliteStore {
         &self.inner.path
     }
 
-    /// Runs `f` on the writer connection off the async runtime.
+    /// Runs `f` (any write but a sample insert) on the writer connection off the async runtime.
     async fn write<T: Send + 'static>(&self, f: impl FnOnce(&mut SampleWriter) -> StoreResult<T> + Send + 'static) -> StoreResult<T> {
         let inner = self.inner.clone();
-        let result = run_blocking(move || {
-            let mut writer = inner.writer.lock().map_err(|_| StoreError::Internal("writer lock poisoned".into()))?;
-            f(&mut writer)
+        run_blocking(move || {
+            inner.write_now(|writer| {
+                writer.forget_running();
+                f(writer)
+            })
         })
-        .await;
-        match &result {
-            Ok(_) => self.inner.disk_full.store(false, Ordering::Relaxed),
-            Err(StoreError::Full(_)) => self.inner.disk_full.store(true, Ordering::Relaxed),
-            Err(_) => {}
-        }
-        result
+        .await
     }
 
     /// Runs `f` in one write transaction (`BEGIN IMMEDIATE`, so it holds the database's write
@@ -130,6 +126,24 @@ impl SqliteStore {
 }
 
 impl Inner {
+    /// Runs `f` on the writer connection, on this thread, and notes whether the disk is full.
+    fn write_now<T>(&self, f: impl FnOnce(&mut SampleWriter) -> StoreResult<T>) -> StoreResult<T> {
+        let result = match self.writer.lock() {
+            Ok(mut writer) => f(&mut writer),
+            Err(_) => Err(StoreError::Internal("writer lock poisoned".into())),
+        };
+        match &result {
+            Ok(_) => self.disk_full.store(false, Ordering::Relaxed),
+            Err(StoreError::Full(_)) => self.disk_full.store(true, Ordering::Relaxed),
+            Err(_) => {}
+        }
+        result
+    }
+
+    fn insert_samples(&self, samples: &[NewSample]) -> StoreResult<InsertOutcome> {
+        self.write_now(|writer| writer.insert(samples))
+    }
+
     fn with_reader<T>(&self, f: impl FnOnce(&Connection) -> StoreResult<T>) -> StoreResult<T> {
         let idle = self.readers.lock().map_err(|_| StoreError::Internal("reader pool poisoned".into()))?.pop();
         let conn = match idle {

@@ -27,6 +27,11 @@ pub(super) struct SampleWriter {
 
 #[derive(Default)]
 struct RunningCache {
+    /// The whole answer, by the connection's `PRAGMA data_version`: that changes when another
+    /// connection commits, and [`SampleWriter::forget_running`] clears it when this one writes
+    /// anything but samples (a recording starting or stopping, a config edited). While neither
+    /// happened the answer still holds, and a commit reads one pragma instead of three queries.
+    answer: Option<(i64, Option<Running>)>,
     /// An experiment's sensor config id, by (experiment key, experiment version).
     config_of: Option<Versioned<Option<String>>>,
     /// The sensor ids a config enables, by (config key, config version).
@@ -40,6 +45,7 @@ struct Versioned<T> {
 }
 
 /// The recording running at commit, as the insert's own transaction reads it.
+#[derive(Clone)]
 struct Running {
     recording: i64,
     experiment: i64,
@@ -61,6 +67,11 @@ pub(super) type BlockKey = (i64, i64, i64, i64);
 impl SampleWriter {
     pub(super) fn new(conn: Connection) -> Self {
         Self { conn, sensor_keys: HashMap::new(), recording_keys: HashMap::new(), running: RunningCache::default() }
+    }
+
+    /// Called before every write other than samples: it may change what runs.
+    pub(super) fn forget_running(&mut self) {
+        self.running.answer = None;
     }
 
     pub(super) fn insert(&mut self, samples: &[NewSample]) -> StoreResult<InsertOutcome> {
@@ -218,6 +229,19 @@ fn store_block(tx: &Transaction<'_>, key: BlockKey, block: &EncodedBlock) -> rus
 /// once per batch, so it reads no JSON it does not have to: the experiment's config id is
 /// cached by the experiment's version, the enabled sensors by the config's version.
 fn running_recording(tx: &Transaction<'_>, cache: &mut RunningCache) -> StoreResult<Option<Running>> {
+    let data_version: i64 =
+        tx.prepare_cached("PRAGMA data_version").and_then(|mut stmt| stmt.query_row([], |r| r.get(0))).map_err(map_error)?;
+    if let Some((version, running)) = &cache.answer {
+        if *version == data_version {
+            return Ok(running.clone());
+        }
+    }
+    let running = read_running_recording(tx, cache)?;
+    cache.answer = Some((data_version, running.clone()));
+    Ok(running)
+}
+
+fn read_running_recording(tx: &Transaction<'_>, cache: &mut RunningCache) -> StoreResult<Option<Running>> {
     let found = tx
         .prepare_cached(
             "SELECT r.key, r.experiment_key, r.id, e.version FROM recordings r JOIN experiments e ON e.key = r.experiment_key

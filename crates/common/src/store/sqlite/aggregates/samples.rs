@@ -1,12 +1,18 @@
 //! `SampleStore` on SQLite: samples.
 
 use super::super::*;
-use crate::store::SampleStore;
+use crate::store::{BlockingSampleInsert, SampleStore};
 
 #[async_trait]
 impl SampleStore for SqliteStore {
     async fn insert_samples(&self, samples: Vec<NewSample>) -> StoreResult<InsertOutcome> {
-        self.write(move |writer| writer.insert(&samples)).await
+        let inner = self.inner.clone();
+        run_blocking(move || inner.insert_samples(&samples)).await
+    }
+
+    fn blocking_sample_insert(&self) -> Option<BlockingSampleInsert> {
+        let inner = self.inner.clone();
+        Some(Arc::new(move |samples: Vec<NewSample>| inner.insert_samples(&samples)))
     }
 
     async fn count_samples(&self, query: &SampleQuery) -> StoreResult<u64> {
