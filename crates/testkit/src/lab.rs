@@ -73,9 +73,8 @@ impl Lab {
         Lab { store, sensors, experiment, dir }
     }
 
-    /// Records `per_sensor` samples of each of door-1, ecg-1, co2-1 and cam-1 for a participant,
-    /// spread over two days, inserted out of time order.
-    pub async fn record(&self, participant: usize, per_sensor: i64) {
+    /// Activates the experiment and starts a recording of `participant` doing its first task.
+    pub async fn start_recording(&self, participant: usize) -> Recording {
         let experiment = &self.experiment;
         let recording = Recording {
             id: new_id(),
@@ -87,6 +86,13 @@ impl Lab {
         };
         self.store.set_active_experiment(Some(&experiment.id)).await.expect("activate");
         self.store.start_recording(&recording).await.expect("start");
+        recording
+    }
+
+    /// Records `per_sensor` samples of each of door-1, ecg-1, co2-1 and cam-1 for a participant,
+    /// spread over two days, inserted out of time order.
+    pub async fn record(&self, participant: usize, per_sensor: i64) {
+        let recording = self.start_recording(participant).await;
         let stamp = Arc::new(recording.stamp());
         let sensors = [("door-1", "door"), ("ecg-1", "ecg"), ("co2-1", "co2"), ("cam-1", "camera")];
         let mut samples = Vec::new();

@@ -70,13 +70,17 @@ impl SampleBatcher {
     /// Starts the writer thread (tracked by `background` until it ends); it commits what is
     /// queued when told to stop. Called inside the async runtime.
     pub fn start(store: DynStore, background: &Background, queue_capacity: usize, max_batch_samples: usize) -> Self {
-        // The channel itself is unbounded; the semaphore bounds it in samples, not requests.
-        let (jobs, receiver) = mpsc::channel();
-        let capacity = Arc::new(Semaphore::new(queue_capacity));
         let insert = match store.blocking_sample_insert() {
             Some(insert) => Insert::Blocking(insert),
             None => Insert::Async(store, tokio::runtime::Handle::current()),
         };
+        Self::start_with(insert, background, queue_capacity, max_batch_samples)
+    }
+
+    fn start_with(insert: Insert, background: &Background, queue_capacity: usize, max_batch_samples: usize) -> Self {
+        // The channel itself is unbounded; the semaphore bounds it in samples, not requests.
+        let (jobs, receiver) = mpsc::channel();
+        let capacity = Arc::new(Semaphore::new(queue_capacity));
         let (ended, writer_ended) = oneshot::channel::<()>();
         let spawned = std::thread::Builder::new().name("sample-writer".into()).spawn(move || {
             write(&insert, &receiver, max_batch_samples);
@@ -167,5 +171,91 @@ fn commit(insert: &Insert, jobs: Vec<Job>, count: usize) {
                 let _ = reply.send(Err(error.clone()));
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use srs_common::model::Recording;
+    use srs_common::store::SampleFate;
+    use std::time::Duration;
+
+    fn door_samples(stamp: &Arc<srs_common::model::RecordingStamp>, from: i64, count: i64) -> Vec<NewSample> {
+        (from..from + count)
+            .map(|ts| NewSample {
+                sensor_id: Arc::from("door-1"),
+                sensor_type: Arc::from("door"),
+                ts: srs_testkit::lab::DAY_ONE + ts,
+                received_at: srs_testkit::lab::DAY_ONE,
+                sample_id: None,
+                values: r#"{"open": true}"#.into(),
+                stamp: Some(stamp.clone()),
+            })
+            .collect()
+    }
+
+    /// A lab store with a running recording of participant 0.
+    async fn recording_lab() -> (srs_testkit::lab::Lab, Recording) {
+        let lab = srs_testkit::lab::lab().await;
+        let recording = lab.start_recording(0).await;
+        (lab, recording)
+    }
+
+    /// On `Stop` the writer still commits every job queued before it — and any that raced in
+    /// while it gathered that batch — then ends instead of waiting for more.
+    #[tokio::test]
+    async fn the_writer_commits_what_is_queued_around_the_stop_and_ends() {
+        let (lab, recording) = recording_lab().await;
+        let stamp = Arc::new(recording.stamp());
+        let capacity = Arc::new(Semaphore::new(100));
+        let (jobs, receiver) = mpsc::channel();
+        let mut answers = Vec::new();
+        for (from, count) in [(0, 3), (3, 2)] {
+            let (reply, answer) = oneshot::channel();
+            let permit = capacity.clone().try_acquire_many_owned(count as u32).expect("permit");
+            jobs.send(Message::Job(Job { samples: door_samples(&stamp, from, count), _permit: permit, reply })).expect("send");
+            if from == 0 {
+                jobs.send(Message::Stop).expect("stop");
+            }
+            answers.push(answer);
+        }
+        let insert = Insert::Blocking(lab.store.blocking_sample_insert().expect("SQLite inserts blocking"));
+        // Returns although `jobs` is still open: after the stop it takes only what is queued.
+        write(&insert, &receiver, 1_000);
+        for (answer, count) in answers.into_iter().zip([3, 2]) {
+            assert_eq!(answer.await.expect("answered").expect("committed").stored_count(), count);
+        }
+        assert_eq!(capacity.available_permits(), 100, "the queue's capacity is back");
+        assert_eq!(lab.store.count_recording_samples(&recording.id).await.expect("count"), 5);
+    }
+
+    /// An async store (MongoDB's way: no blocking insert) driven from the writer thread, on a
+    /// single-thread runtime as in tests: concurrent requests each get their own fates, a
+    /// resent request is answered as duplicates, and once stopped the batcher refuses.
+    #[tokio::test]
+    async fn an_async_store_commits_from_the_writer_thread_and_refuses_once_stopped() {
+        let (lab, recording) = recording_lab().await;
+        let stamp = Arc::new(recording.stamp());
+        let samples = |from: i64, count: i64| door_samples(&stamp, from, count);
+        let background = Background::new();
+        let insert = Insert::Async(lab.store.clone(), tokio::runtime::Handle::current());
+        let batcher = SampleBatcher::start_with(insert, &background, 10_000, 1_000);
+        let (a, b, c) = tokio::join!(batcher.submit(samples(0, 3)), batcher.submit(samples(3, 2)), batcher.submit(samples(0, 1)));
+        let fates = |outcome: Result<InsertOutcome, SubmitError>| outcome.expect("committed").fates;
+        let (a, b, c) = (fates(a), fates(b), fates(c));
+        assert_eq!((a.len(), b.len(), c.len()), (3, 2, 1), "each request gets the fates of its own samples");
+        assert_eq!(
+            [&a[..], &b[..], &c[..]].concat().iter().filter(|fate| **fate == SampleFate::Stored).count(),
+            5,
+            "the first sample, sent twice, is stored once: {a:?} {b:?} {c:?}"
+        );
+        assert_eq!(fates(batcher.submit(samples(0, 5)).await), vec![SampleFate::Duplicate; 5]);
+
+        // Stopping ends the writer thread (the stop waits for it); later requests are refused
+        // as closed, not left waiting.
+        background.stop(Duration::from_secs(10)).await;
+        assert!(matches!(batcher.submit(samples(9, 1)).await, Err(SubmitError::Closed)), "the writer has ended");
+        assert_eq!(lab.store.count_recording_samples(&recording.id).await.expect("count"), 5);
     }
 }
