@@ -297,7 +297,7 @@ async fn main() {
         "  raw loop, bare table without any index (a row loop's ceiling):            {bare:>10.0} rows/s  {bare_bytes:>6.1} bytes/sample"
     );
     println!(
-        "  SRS SqliteStore::insert_samples (blocks, deduplicated):                    {ours:>10.0} rows/s  {our_bytes:>6.1} bytes/sample"
+        "  SRS SqliteStore, ingest's blocking insert (blocks, deduplicated):         {ours:>10.0} rows/s  {our_bytes:>6.1} bytes/sample"
     );
     println!(
         "  ratio store / row layout: {:.2}x   store / bare table: {:.2}x   disk store / row layout: {:.2}x",
